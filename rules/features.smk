@@ -1,0 +1,36 @@
+# Features: variability features and periods per star and band, shard by
+# shard; then one table for the dataset.
+
+
+rule features:
+    input:
+        CLEAN_SHARD,
+    output:
+        FEATURES_SHARD,
+    log:
+        f"{LOGS}/features/{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/features/{{shard}}.tsv"
+    conda:
+        "../envs/features.yaml"
+    # Shards run in parallel; one job is a serial loop over its stars.
+    threads: 1
+    params:
+        features=config["features"],
+        bands=lambda wildcards: config["data"][wildcards.dataset]["bands"],
+    script:
+        "../scripts/features.py"
+
+
+rule gather_features:
+    input:
+        get_per_shard(FEATURES_SHARD),
+    output:
+        FEATURES,
+    log:
+        f"{LOGS}/gather_features.log",
+    conda:
+        "../envs/features.yaml"
+    threads: 1
+    script:
+        "../scripts/gather.py"

@@ -1,0 +1,72 @@
+# Figures: each rule draws one figure and registers it in the report with a
+# caption saying what the reader should see.
+
+
+rule plot_examples:
+    input:
+        lightcurves=get_per_shard(CLEAN_SHARD),
+        features=FEATURES,
+        labels=LABELS,
+    output:
+        report(
+            f"{FIGURES}/examples_{{view}}.png",
+            caption="../report/examples.rst",
+            category="Data",
+            labels={"figure": "example light curves ({view})"},
+        ),
+    log:
+        f"{LOGS}/figures/examples_{{view}}.log",
+    wildcard_constraints:
+        view="raw|folded",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    params:
+        folded=lambda wildcards: wildcards.view == "folded",
+        per_class=config["figures"]["examples_per_class"],
+        seed=config["seed"],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_examples.py"
+
+
+rule plot_feature_distributions:
+    input:
+        features=FEATURES,
+        labels=LABELS,
+    output:
+        report(
+            f"{FIGURES}/feature_distributions.png",
+            caption="../report/feature_distributions.rst",
+            category="Features",
+        ),
+    log:
+        f"{LOGS}/figures/feature_distributions.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    params:
+        columns=DISTRIBUTION_FEATURES,
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_feature_distributions.py"
+
+
+rule plot_confusion_matrix:
+    input:
+        f"{CLASSIFICATION}/metrics.json",
+    output:
+        report(
+            f"{FIGURES}/confusion_matrix.png",
+            caption="../report/confusion_matrix.rst",
+            category="Classification",
+        ),
+    log:
+        f"{LOGS}/figures/confusion_matrix.log",
+    conda:
+        "../envs/figures.yaml"
+    threads: 1
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_confusion_matrix.py"

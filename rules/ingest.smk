@@ -1,0 +1,23 @@
+# Ingest: survey files -> tidy light-curve shards + labels table. A checkpoint,
+# because the number of shards is known only once the stars are counted.
+
+
+checkpoint ingest:
+    input:
+        manifest=DOWNLOAD_MANIFEST,
+    output:
+        shards=directory(INGEST_SHARDS),
+        labels=LABELS,
+    log:
+        f"{LOGS}/ingest.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest.tsv"
+    conda:
+        "../envs/ingest.yaml"
+    threads: 1
+    params:
+        spec=dataset_spec,
+        ingest=config["ingest"],
+        seed=config["seed"],
+    script:
+        "../scripts/ingest.py"

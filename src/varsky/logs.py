@@ -1,0 +1,28 @@
+"""Logging for workflow jobs: one log file per job, errors also on the console."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_job_logging(log_path: str | Path, level: int = logging.INFO) -> None:
+    """Send varsky's log records to ``log_path`` and to standard error.
+
+    Uncaught exceptions are logged with their traceback before the job fails,
+    so the rule's log file always says why it stopped.
+    """
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    handlers = [logging.FileHandler(log_path, mode="w"), logging.StreamHandler()]
+    logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
+    logging.captureWarnings(True)
+
+    def log_uncaught(kind, value, traceback):
+        logging.getLogger("varsky").critical(
+            "job failed: %s", value, exc_info=(kind, value, traceback)
+        )
+
+    sys.excepthook = log_uncaught

@@ -1,0 +1,192 @@
+"""Figures of the workflow, in one consistent style.
+
+Every figure function takes tables, returns a :class:`matplotlib.figure.Figure`
+and leaves saving to :func:`save_figure`. Magnitudes are plotted with bright
+stars up; each class keeps one colour in every figure.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from varsky.io import write_atomic
+
+CLASS_COLOURS = {
+    "eclipsing_binary": "#0072B2",
+    "cepheid": "#D55E00",
+    "rr_lyrae": "#009E73",
+    "mira": "#CC79A7",
+}
+FALLBACK_COLOURS = ["#E69F00", "#56B4E9", "#F0E442", "#000000", "#999999"]
+BAND_MARKERS = {"B": ("o", "#1f4e9c"), "R": ("s", "#b2182b")}
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "figure.constrained_layout.use": True,
+}
+plt.rcParams.update(STYLE)
+
+
+def class_colour(name: str, classes: list[str] | None = None) -> str:
+    """The colour of a class, the same in every figure."""
+    if name in CLASS_COLOURS:
+        return CLASS_COLOURS[name]
+    others = sorted(c for c in (classes or [name]) if c not in CLASS_COLOURS)
+    return FALLBACK_COLOURS[others.index(name) % len(FALLBACK_COLOURS)]
+
+
+def pretty(name: str) -> str:
+    """A class or feature name for axis labels: ``rr_lyrae`` -> ``rr lyrae``."""
+    return name.replace("_", " ")
+
+
+def save_figure(fig: plt.Figure, path: str, dpi: int = 150) -> None:
+    """Save atomically and close the figure."""
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi))
+    plt.close(fig)
+
+
+def chosen_period(features: pd.DataFrame) -> pd.Series:
+    """Each star's period: the ``period`` column, else the band of highest power."""
+    if "period" in features:
+        return features["period"]
+    bands = [
+        c[len("period_power_") :] for c in features if c.startswith("period_power_")
+    ]
+    powers = features[[f"period_power_{b}" for b in bands]].to_numpy()
+    periods = features[[f"period_{b}" for b in bands]].to_numpy()
+    best = np.nanargmax(np.where(np.isnan(powers), -np.inf, powers), axis=1)
+    return pd.Series(periods[np.arange(len(features)), best], index=features.index)
+
+
+def pick_examples(
+    labels: pd.DataFrame, available: set[str], per_class: int, seed: int
+) -> pd.DataFrame:
+    """A seeded choice of ``per_class`` stars of each class that have data."""
+    rng = np.random.default_rng(seed)
+    usable = labels[labels["source_id"].isin(available)]
+    chosen = []
+    for _, group in usable.groupby("class_name", sort=True):
+        take = min(per_class, len(group))
+        chosen.append(group.iloc[np.sort(rng.choice(len(group), take, replace=False))])
+    return pd.concat(chosen, ignore_index=True)
+
+
+def plot_examples(
+    lightcurves: pd.DataFrame,
+    examples: pd.DataFrame,
+    periods: pd.Series,
+    folded: bool,
+) -> plt.Figure:
+    """Example light curves, one row per class, raw or folded at their period."""
+    classes = list(dict.fromkeys(examples["class_name"]))
+    ncols = int(examples["class_name"].value_counts().max())
+    fig, axes = plt.subplots(
+        len(classes), ncols, figsize=(2.6 * ncols, 1.9 * len(classes)), squeeze=False
+    )
+    by_star = dict(tuple(lightcurves.groupby("source_id", sort=False)))
+    for row, name in enumerate(classes):
+        stars = examples.loc[examples["class_name"] == name, "source_id"]
+        for col in range(ncols):
+            ax = axes[row, col]
+            if col >= len(stars):
+                ax.set_visible(False)
+                continue
+            sid = stars.iloc[col]
+            period = float(periods.get(sid, np.nan))
+            _plot_one(ax, by_star[sid], period if folded else None)
+            title = f"{sid}" + (f"  P = {period:.4g} d" if folded else "")
+            ax.set_title(title, color=class_colour(name, classes))
+            if col == 0:
+                ax.set_ylabel(f"{pretty(name)}\nmagnitude")
+    return fig
+
+
+def _plot_one(ax: plt.Axes, star: pd.DataFrame, period: float | None) -> None:
+    for band, rows in star.groupby("band", sort=True):
+        marker, colour = BAND_MARKERS.get(band, ("o", "0.3"))
+        if period is not None and np.isfinite(period) and period > 0:
+            phase = ((rows["time"] - rows["time"].min()) / period) % 1.0
+            x = np.concatenate([phase, phase + 1.0])
+            y = np.concatenate([rows["mag"], rows["mag"]])
+            ax.set_xlabel("phase")
+        else:
+            x, y = rows["time"].to_numpy(), rows["mag"].to_numpy()
+            ax.set_xlabel("time (d)")
+        ax.plot(x, y, marker, ms=2, color=colour, alpha=0.7, label=band, ls="none")
+    ax.invert_yaxis()
+    ax.legend(loc="best", frameon=False, markerscale=2)
+
+
+def plot_feature_distributions(
+    features: pd.DataFrame, labels: pd.DataFrame, columns: list[str]
+) -> plt.Figure:
+    """Histograms of a few features per class, normalised to unit area."""
+    data = labels[["source_id", "class_name"]].merge(features, on="source_id")
+    columns = [c for c in columns if c in data]
+    classes = sorted(data["class_name"].unique())
+    ncols = 3
+    nrows = int(np.ceil(len(columns) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8, 2.3 * nrows), squeeze=False)
+    for ax, column in zip(axes.flat, columns, strict=False):
+        values = data[column].astype(float)
+        log_scale = column.startswith("period")
+        if log_scale:
+            values = np.log10(values.where(values > 0))
+        finite = values[np.isfinite(values)]
+        lo, hi = np.nanpercentile(finite, [1, 99]) if len(finite) else (0, 1)
+        bins = np.linspace(lo, hi, 40)
+        for name in classes:
+            v = values[(data["class_name"] == name).to_numpy()]
+            ax.hist(
+                v[np.isfinite(v)],
+                bins=bins,
+                density=True,
+                histtype="step",
+                color=class_colour(name, classes),
+                label=pretty(name),
+            )
+        ax.set_xlabel(f"log10 {column} (d)" if log_scale else pretty(column))
+    for ax in axes.flat[len(columns) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(frameon=False)
+    axes.flat[0].set_ylabel("density")
+    return fig
+
+
+def plot_confusion_matrix(metrics: dict) -> plt.Figure:
+    """Confusion matrix of the test split, rows normalised to recall."""
+    classes = metrics["confusion_matrix"]["classes"]
+    counts = np.array(metrics["confusion_matrix"]["rows_true_columns_predicted"])
+    recall = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    image = ax.imshow(recall, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(
+                j,
+                i,
+                f"{counts[i, j]}\n{recall[i, j]:.2f}",
+                ha="center",
+                va="center",
+                color="white" if recall[i, j] > 0.6 else "black",
+                fontsize=7,
+            )
+    ticks = [pretty(c) for c in classes]
+    ax.set_xticks(range(len(classes)), ticks, rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), ticks)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"test split, macro-F1 = {metrics['macro_f1']:.3f}")
+    fig.colorbar(image, ax=ax, label="fraction of true class")
+    return fig
