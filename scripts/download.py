@@ -1,4 +1,5 @@
-"""Download a dataset's files, checksummed, into results/<dataset>/download/."""
+"""Obtain a dataset's files into results/<dataset>/download/, or point at a
+local directory in the survey's own layout; writes the manifest ingest reads."""
 
 import json
 from pathlib import Path
@@ -9,23 +10,27 @@ from varsky.logs import setup_job_logging
 
 setup_job_logging(snakemake.log[0])
 spec = snakemake.params.spec
-files = [
-    RemoteFile(name, sha256, optional=name in spec["optional_files"])
-    for name, sha256 in spec["files"].items()
-]
 manifest_path = Path(snakemake.output.manifest)
 
-# The mirror is read from the config rather than params on purpose: where the
-# bytes come from does not change them (the checksums are pinned), so switching
-# mirrors must not rerun the workflow.
-manifest = fetch_dataset(
-    files,
-    spec["base_url"],
-    manifest_path.parent,
-    mirror=snakemake.config["download_mirror"],
-    timeout_s=snakemake.params.download["timeout_s"],
-    retries=snakemake.params.download["retries"],
-)
-write_atomic(
-    manifest_path, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=2))
-)
+if spec.get("path"):
+    manifest = {"source": spec["path"], "local_dir": spec["path"], "files": {}}
+else:
+    files = [
+        RemoteFile(name, sha256, optional=name in spec["optional_files"])
+        for name, sha256 in spec["files"].items()
+    ]
+    # The mirror is read from the config rather than params on purpose: the
+    # checksums are pinned, so where the bytes come from does not change them
+    # and switching mirrors must not rerun the workflow.
+    manifest = fetch_dataset(
+        files,
+        spec["base_url"],
+        manifest_path.parent,
+        mirror=snakemake.config["download_mirror"],
+        timeout_s=snakemake.params.download["timeout_s"],
+        retries=snakemake.params.download["retries"],
+    )
+    manifest["local_dir"] = str(manifest_path.parent)
+
+text = json.dumps(manifest, indent=2)
+write_atomic(manifest_path, lambda tmp: Path(tmp).write_text(text))

@@ -4,7 +4,7 @@ import pytest
 from conftest import EROS1_CLASSES
 
 from varsky import io
-from varsky.ingest import holdout_split, ingest_ramp
+from varsky.ingest import holdout_split, ingest
 
 
 def test_parse_list_cell_reads_numbers():
@@ -90,16 +90,16 @@ def test_ingest_eros1_subset(tmp_path, eros1_dir):
             "test.csv": {"status": "missing"},
         }
     }
-    labels = ingest_ramp(
+    spec = {"format": "ramp", "class_names": EROS1_CLASSES, "max_stars": 100}
+    labels = ingest(
         eros1_dir,
         manifest,
+        spec,
         tmp_path / "shards",
         tmp_path / "labels.parquet",
-        class_names=EROS1_CLASSES,
         shard_size=40,
         holdout_fraction=0.25,
         seed=3,
-        max_stars=100,
     )
     shards = sorted(p.name for p in (tmp_path / "shards").iterdir())
     assert shards == ["shard-0000.parquet", "shard-0001.parquet", "shard-0002.parquet"]

@@ -100,6 +100,11 @@ def _check_consistency(config: dict) -> None:
                 f"(defined: {', '.join(sorted(config['data']))})"
             )
     for name, spec in config["data"].items():
+        if not spec.get("path") and not (spec.get("base_url") and spec.get("files")):
+            raise ConfigError(
+                f"config key 'data.{name}': give either 'path' (a local directory "
+                "in the survey's layout) or 'base_url' and 'files' (to download)"
+            )
         unknown = set(spec.get("optional_files", [])) - set(spec.get("files", {}))
         if unknown:
             raise ConfigError(

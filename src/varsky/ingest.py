@@ -44,48 +44,66 @@ def holdout_split(labels: pd.DataFrame, fraction: float, seed: int) -> pd.DataFr
     return labels
 
 
-def ingest_ramp(
-    download_dir: str | Path,
-    manifest: dict,
-    shards_dir: str | Path,
-    labels_path: str | Path,
-    *,
-    class_names: dict[int, str],
-    shard_size: int,
-    holdout_fraction: float,
-    seed: int,
-    max_stars: int | None = None,
-) -> pd.DataFrame:
-    """Ingest the EROS-1 benchmark in the RAMP challenge layout.
+def read_ramp(
+    source_dir: Path, manifest: dict, spec: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read EROS-1 in the RAMP challenge layout: tidy light curves and labels.
 
-    When the download obtained the test split, the labels keep the published
-    train/test split; otherwise a seeded stratified hold-out of the training
-    stars becomes the test split. ``max_stars`` keeps only the first stars of
-    each split (for quick runs); the hold-out is drawn after that cut.
+    The labels keep the published train/test split when the test files were
+    obtained; otherwise every star is in ``train`` (see :func:`ingest`).
     """
-    started = time.perf_counter()
-    download_dir = Path(download_dir)
     have = available_files(manifest)
     splits = [s for s, files in RAMP_SPLITS.items() if set(files) <= have]
     if "train" not in splits:
         raise io.InputError(
-            f"{download_dir}: the training files {RAMP_SPLITS['train']} are missing"
+            f"{source_dir}: the training files {RAMP_SPLITS['train']} are missing"
         )
+    class_names = {int(k): v for k, v in spec["class_names"].items()}
+    max_stars = spec.get("max_stars")
 
     frames, labels = [], []
     for split in splits:
-        meta_file, curves_file = (download_dir / f for f in RAMP_SPLITS[split])
+        meta_file, curves_file = (source_dir / f for f in RAMP_SPLITS[split])
         split_labels = io.read_ramp_labels(meta_file, class_names, split)
         stars = list(io.iter_ramp_stars(meta_file, curves_file))
         if max_stars is not None:
             stars, split_labels = stars[:max_stars], split_labels.iloc[:max_stars]
         frames.extend(rows for _, rows in stars)
         labels.append(split_labels)
-    labels = pd.concat(labels, ignore_index=True)
-    if "test" not in splits:
+    return pd.concat(frames, ignore_index=True), pd.concat(labels, ignore_index=True)
+
+
+# A reader takes (source folder, download manifest, dataset spec) and returns
+# the tidy light curves and the labels table (LABEL_COLUMNS; class_name may be
+# missing for unlabelled stars). Register new survey layouts here.
+READERS = {"ramp": read_ramp}
+
+
+def ingest(
+    source_dir: str | Path,
+    manifest: dict,
+    spec: dict,
+    shards_dir: str | Path,
+    labels_path: str | Path,
+    *,
+    shard_size: int,
+    holdout_fraction: float,
+    seed: int,
+) -> pd.DataFrame:
+    """Read a dataset with its format's reader and write shards and labels.
+
+    Labelled data without a test split gets a seeded, stratified hold-out of
+    ``holdout_fraction`` of its stars as the test split. Returns the labels
+    table, with the shard of each star.
+    """
+    started = time.perf_counter()
+    source_dir = Path(source_dir)
+    lightcurves, labels = READERS[spec["format"]](source_dir, manifest, spec)
+    labelled = labels["class_name"].notna().any() if "class_name" in labels else False
+    if labelled and not (labels["split"] == "test").any():
         labels = holdout_split(labels, holdout_fraction, seed)
 
-    lightcurves = io.to_tidy(pd.concat(frames, ignore_index=True))
+    lightcurves = io.to_tidy(lightcurves)
     shards = io.assign_shards(labels["source_id"].tolist(), shard_size)
     written = io.write_shards(lightcurves, shards, shards_dir)
     labels["shard"] = labels["source_id"].map(shards)
