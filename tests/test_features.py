@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from varsky import features as ft
+from varsky.io import parse_list_cell
 
-DATA = __import__("pathlib").Path(__file__).parents[1] / ".." / "shared" / "data"
+DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
 
 
 def arrays(mag, time=None, err=None):
@@ -53,10 +56,13 @@ def test_median_absolute_deviation_by_hand():
 
 
 def test_robust_amplitude_by_hand():
-    # 5th percentile at position 0.05·4 = 0.2 -> 1.2; 95th at 3.8 -> 4.8
+    # Hazen rank h = N p + 1/2 (1-based): p = 0.25 -> 1.75 -> 1.75; 0.75 -> 4.25
+    # p = 0.05 -> 0.75, clamped to the minimum 1; 0.95 -> 5.25, clamped to 5
     t, m, e = arrays([1, 2, 3, 4, 5])
-    assert ft.robust_amplitude(t, m, e) == pytest.approx((4.8 - 1.2) / 2)
-    assert ft.robust_amplitude(t, m, e, percentile=25) == pytest.approx((4 - 2) / 2)
+    assert ft.robust_amplitude(t, m, e, percentile=25) == pytest.approx(
+        (4.25 - 1.75) / 2
+    )
+    assert ft.robust_amplitude(t, m, e) == pytest.approx((5 - 1) / 2)
 
 
 def test_median_buffer_range_percentage_by_hand():
@@ -94,6 +100,136 @@ def test_maximum_slope_by_hand():
     # rates 1/1, 1/2, 3/1
     t, m, e = arrays([1, 2, 3, 6], time=[0, 1, 3, 4])
     assert ft.maximum_slope(t, m, e) == pytest.approx(3.0)
+
+
+def test_mean_by_hand():
+    t, m, e = arrays([1, 2, 3, 4])
+    assert ft.mean(t, m, e) == pytest.approx(2.5)
+
+
+def test_weighted_std_by_hand():
+    # w = 1, 1, 1/4, 1/4; V1 = 2.5, V2 = 2.125; weighted mean 1.9
+    # Σ w (m - 1.9)² = 0.81 + 0.01 + 1.21/4 + 4.41/4 = 2.225; V1 - V2/V1 = 1.65
+    t, m, e = arrays([1, 2, 3, 4], err=[1, 1, 2, 2])
+    assert ft.weighted_std(t, m, e) == pytest.approx(math.sqrt(2.225 / 1.65))
+
+
+def test_weighted_std_with_equal_errors_is_the_sample_std():
+    t, m, e = arrays([1.0, 4.0, 2.0, 8.0, 5.0], err=[0.3] * 5)
+    assert ft.weighted_std(t, m, e) == pytest.approx(ft.standard_deviation(t, m, e))
+
+
+def test_weighted_skewness_and_kurtosis_by_hand():
+    # m = 0, 0, 0, 3, equal errors: deviations -0.75 (x3), 2.25
+    # μ2 = 6.75 / 4 = 1.6875; μ3 = (-3·0.421875 + 11.390625) / 4 = 2.53125
+    # μ4 = (3·0.31640625 + 25.62890625) / 4 = 6.64453125
+    t, m, e = arrays([0, 0, 0, 3])
+    assert ft.weighted_skewness(t, m, e) == pytest.approx(2.53125 / 1.6875**1.5)
+    assert ft.weighted_kurtosis(t, m, e) == pytest.approx(6.64453125 / 1.6875**2 - 3)
+
+
+def test_weighted_skewness_relates_to_skewness():
+    # documented: G1 = g1 · sqrt(N (N - 1)) / (N - 2) for equal errors
+    t, m, e = arrays([0.1, 0.5, 0.2, 1.7, 0.4, 0.3])
+    n = 6
+    g1 = ft.weighted_skewness(t, m, e)
+    assert ft.skewness(t, m, e) == pytest.approx(g1 * math.sqrt(n * (n - 1)) / (n - 2))
+
+
+def test_amplitudes_by_hand():
+    # range 1..10: half range 4.5; median 3, farthest point 10 - 3 = 7
+    t, m, e = arrays([1, 2, 3, 4, 10])
+    assert ft.amplitude(t, m, e) == pytest.approx(4.5)
+    assert ft.percent_amplitude(t, m, e) == pytest.approx(7.0)
+
+
+def test_flux_asymmetry_by_hand():
+    # nine 0s and one 1: 10th percentile 0, 90th 0.1 -> every point is extreme
+    # mean of extremes 0.1, median 0, s = sqrt(0.9 / 9)
+    t, m, e = arrays([0] * 9 + [1])
+    assert ft.flux_asymmetry(t, m, e) == pytest.approx(0.1 / math.sqrt(0.9 / 9))
+
+
+def test_cusum_by_hand():
+    # deviations -1.5, -0.5, 0.5, 1.5 -> partial sums -1.5, -2, -1.5, 0
+    t, m, e = arrays([1, 2, 3, 4])
+    assert ft.cusum(t, m, e) == pytest.approx(2 / (4 * math.sqrt(5 / 3)))
+
+
+def test_mean_variance_and_excess_variance_by_hand():
+    # s² = 5/3, mean 2.5, mean squared error 1
+    t, m, e = arrays([1, 2, 3, 4])
+    assert ft.mean_variance(t, m, e) == pytest.approx(math.sqrt(5 / 3) / 2.5)
+    assert ft.excess_variance(t, m, e) == pytest.approx((5 / 3 - 1) / 2.5**2)
+
+
+def test_roms_by_hand():
+    # median 3; |m - 3| / σ = 2, 1, 0, 1, 7/2 -> 7.5 / (N - 1)
+    t, m, e = arrays([1, 2, 3, 4, 10], err=[1, 1, 1, 1, 2])
+    assert ft.roms(t, m, e) == pytest.approx(7.5 / 4)
+
+
+def test_peak_to_peak_variability_by_hand():
+    # m - σ = 9.5, 10.5, 11 -> max 11; m + σ = 10.5, 11.5, 13 -> min 10.5
+    t, m, e = arrays([10, 11, 12], err=[0.5, 0.5, 1])
+    assert ft.peak_to_peak_variability(t, m, e) == pytest.approx(0.5 / 21.5)
+
+
+def test_autocorrelation_lag1_by_hand():
+    # deviations -1.5, -0.5, 0.5, 1.5: products 0.75 - 0.25 + 0.75; Σ dev² = 5
+    t, m, e = arrays([1, 2, 3, 4])
+    assert ft.autocorrelation_lag1(t, m, e) == pytest.approx(1.25 / 5)
+
+
+def test_anderson_darling_by_hand():
+    # sorted z = -0.5, -0.5, -0.5, 1.5 for m = 0, 0, 0, 3
+    def cdf(z):
+        return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+    lo, hi = cdf(-0.5), cdf(1.5)
+    total = (
+        1 * (math.log(lo) + math.log(1 - hi))
+        + 3 * (math.log(lo) + math.log(1 - lo))
+        + 5 * (math.log(lo) + math.log(1 - lo))
+        + 7 * (math.log(hi) + math.log(1 - lo))
+    )
+    expected = (-4 - total / 4) * (1 + 4 / 4 - 25 / 16)
+    t, m, e = arrays([0, 0, 0, 3])
+    assert ft.anderson_darling(t, m, e) == pytest.approx(expected)
+
+
+def test_fourier_decomposition_of_an_exact_harmonic_series():
+    # m = 10 + 0.5 sin(ωt + 0.3) + 0.2 sin(2ωt + 1.0) + 0.1 sin(3ωt + 2.0)
+    # R21 = 0.2 / 0.5, R31 = 0.1 / 0.5, φ21 = 1.0 - 2·0.3, φ31 = 2.0 - 3·0.3
+    t = np.linspace(0.0, 9.3, 25)
+    w = 2 * np.pi / 1.7
+    m = (
+        10
+        + 0.5 * np.sin(w * t + 0.3)
+        + 0.2 * np.sin(2 * w * t + 1.0)
+        + 0.1 * np.sin(3 * w * t + 2.0)
+    )
+    shape = ft.fourier_decomposition(t, m, np.full(t.size, 0.01), 1.7)
+    assert shape["fourier_r21"] == pytest.approx(0.4)
+    assert shape["fourier_r31"] == pytest.approx(0.2)
+    assert shape["fourier_phi21"] == pytest.approx(0.4)
+    assert shape["fourier_phi31"] == pytest.approx(1.1)
+
+
+def test_fourier_decomposition_without_period_is_nan():
+    t, m, e = sinusoid()
+    shape = ft.fourier_decomposition(t, m, e, np.nan)
+    assert all(np.isnan(v) for v in shape.values())
+
+
+def test_galactic_coordinates_of_the_pole_and_the_centre():
+    # ICRS position of the north galactic pole: 192.85948°, +27.12825°
+    l_deg, b_deg = ft.galactic_coordinates([192.85948], [27.12825])
+    assert b_deg[0] == pytest.approx(90.0, abs=1e-3)
+    # Sgr A*: ICRS 266.41683°, -29.00781° lies at l = 359.944°, b = -0.046°
+    l_deg, b_deg = ft.galactic_coordinates([266.41683], [-29.00781])
+    assert l_deg[0] == pytest.approx(359.944, abs=1e-3)
+    assert b_deg[0] == pytest.approx(-0.046, abs=1e-3)
 
 
 # --------------------------------------------------------------------------- #
@@ -141,7 +277,9 @@ def test_extract_features_columns_values_and_colour():
     assert row["period_B"] == pytest.approx(0.7, rel=1e-3)
     t, m, e = sinusoid(seed=2)
     assert row["stetson_k_R"] == pytest.approx(ft.stetson_k(t, m, e))
-    assert all(out[c].dtype == "float64" for c in out.columns[1:-1])
+    text = ["source_id", "period_method", "period_flags", "reason"]
+    assert all(out[c].dtype == "float64" for c in out.columns if c not in text)
+    assert all(out[c].map(type).eq(str).all() for c in text)
 
 
 def test_missing_band_and_too_few_points_give_nan_with_reason():
@@ -198,7 +336,9 @@ def test_bad_input_gives_nan_with_reason(change, reason):
     table = tidy({"a": {"R": (t, m, e)}})
     out = ft.extract_features(table, {"bands": ["R"]})
     assert out.loc[0, "reason"] == f"R: {reason}"
-    assert out.drop(columns=["source_id", "reason"]).isna().all(axis=None)
+    assert out.loc[0, "period_method"] == ""
+    numbers = out.drop(columns=["source_id", "period_method", "period_flags", "reason"])
+    assert numbers.isna().all(axis=None)
 
 
 def test_flagged_rows_are_ignored():
@@ -208,3 +348,137 @@ def test_flagged_rows_are_ignored():
     out = ft.extract_features(table, {"bands": ["R"]})
     assert out.loc[0, "reason"] == ""
     assert np.isfinite(out.loc[0, "stetson_k_R"])
+
+
+def test_positions_add_galactic_coordinates():
+    table = tidy({"a": {"R": sinusoid()}, "b": {"R": sinusoid(seed=4)}})
+    positions = pd.DataFrame({"source_id": ["a"], "ra": [192.85948], "dec": [27.12825]})
+    out = ft.extract_features(table, {"bands": ["R"]}, positions=positions)
+    assert out.loc[0, "galactic_b"] == pytest.approx(90.0, abs=1e-3)
+    assert np.isnan(out.loc[1, "galactic_b"])
+
+
+def test_star_period_columns():
+    table = tidy({"a": {"B": sinusoid(seed=5), "R": sinusoid(seed=6)}})
+    out = ft.extract_features(table, {**PARAMS, "bands": ["B", "R"]})
+    assert out.loc[0, "period"] == pytest.approx(0.7, rel=1e-3)
+    assert out.loc[0, "period_method"] == "lomb_scargle"
+    assert out.loc[0, "period_fap"] < 1e-10
+    assert out.loc[0, "fourier_r21_R"] < 0.2  # a pure sinusoid has no harmonics
+
+
+# --------------------------------------------------------------------------- #
+# Agreement with the light_curve package on real light curves
+# --------------------------------------------------------------------------- #
+EROS = DATA / "eros1"
+CRTS = DATA / "crts"
+
+
+def eros_curves(n_stars: int = 60) -> list[tuple[np.ndarray, ...]]:
+    """The first EROS-1 light curves, cleaned as the survey README asks."""
+    path = EROS / "train_varlength_features.csv.gz"
+    if not path.exists():
+        pytest.skip(f"EROS-1 light curves not found at {path}")
+    table = pd.read_csv(path, index_col=0, nrows=n_stars)
+    curves = []
+    for _, row in table.iterrows():
+        for band in "br":
+            t, m, e = (
+                parse_list_cell(row[f"{kind}_points_{band}"], where=kind)
+                for kind in ("time", "light", "error")
+            )
+            curves.append(clean_curve(t, m, e))
+    return curves
+
+
+def crts_curves() -> list[tuple[np.ndarray, ...]]:
+    """All Catalina light curves, one per file."""
+    paths = sorted(CRTS.glob("*.csv"))
+    if not paths:
+        pytest.skip(f"Catalina light curves not found in {CRTS}")
+    curves = []
+    for path in paths:
+        table = pd.read_csv(path)
+        curves.append(
+            clean_curve(*(table[c].to_numpy() for c in ("MJD", "Mag", "Magerr")))
+        )
+    return curves
+
+
+def clean_curve(t, m, e):
+    """Drop placeholders and bad errors, sort by time and keep the first of repeats."""
+    keep = (m < 24.9) & (e > 0) & (e <= 1)
+    t, m, e = t[keep], m[keep], e[keep]
+    order = np.argsort(t, kind="stable")
+    t, m, e = t[order], m[order], e[order]
+    first = np.concatenate([[True], np.diff(t) > 0])
+    return t[first], m[first], e[first]
+
+
+def light_curve_features():
+    """varsky feature name -> the light_curve feature that defines the same."""
+    lc = pytest.importorskip("light_curve")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {
+            "mean": lc.Mean(),
+            "median": lc.Median(),
+            "std": lc.StandardDeviation(),
+            "skewness": lc.Skew(),
+            "kurtosis": lc.Kurtosis(),
+            "weighted_mean": lc.WeightedMean(),
+            "median_absolute_deviation": lc.MedianAbsoluteDeviation(),
+            "amplitude": lc.Amplitude(),
+            "percent_amplitude": lc.PercentAmplitude(),
+            "cusum": lc.Cusum(),
+            "mean_variance": lc.MeanVariance(),
+            "roms": lc.Roms(),
+            "peak_to_peak_variability": lc.PeakToPeakVar(),
+            "anderson_darling": lc.AndersonDarlingNormal(),
+            "excess_variance": lc.ExcessVariance(),
+            "stetson_k": lc.StetsonK(),
+            "von_neumann_eta": lc.Eta(),
+            "eta_e": lc.EtaE(),
+            "maximum_slope": lc.MaximumSlope(),
+        }
+
+
+def reference_value(feature, t, m, e) -> float:
+    return float(np.atleast_1d(feature(t, m, e))[0])
+
+
+@pytest.mark.parametrize("survey", ["eros1", "crts"])
+def test_features_match_light_curve(survey):
+    """Same definitions, same values to 1e-9 relative (1e-12 absolute near 0)."""
+    curves = eros_curves() if survey == "eros1" else crts_curves()
+    for name, feature in light_curve_features().items():
+        ours = [ft.FEATURES[name](t, m, e) for t, m, e in curves]
+        theirs = [reference_value(feature, t, m, e) for t, m, e in curves]
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("survey", ["eros1", "crts"])
+def test_robust_amplitude_is_half_the_inter_percentile_range(survey):
+    lc = pytest.importorskip("light_curve")
+    curves = eros_curves() if survey == "eros1" else crts_curves()
+    spread = lc.InterPercentileRange(quantile=0.05)
+    ours = [2 * ft.robust_amplitude(t, m, e) for t, m, e in curves]
+    theirs = [reference_value(spread, t, m, e) for t, m, e in curves]
+    # light_curve's percentiles carry a few 1e-6 mag of rounding
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("survey", ["eros1", "crts"])
+def test_median_buffer_range_percentage_matches_light_curve(survey):
+    """Equal up to points lying on the edge of the band.
+
+    Magnitudes rounded to 0.01 mag (EROS-1) put points exactly on the edge
+    ``median ± q·range/2``, where the last bit of rounding decides; the two
+    fractions then differ by at most 3 points in N.
+    """
+    lc = pytest.importorskip("light_curve")
+    curves = eros_curves() if survey == "eros1" else crts_curves()
+    feature = lc.MedianBufferRangePercentage(quantile=0.1)
+    for t, m, e in curves:
+        ours = ft.median_buffer_range_percentage(t, m, e, fraction=0.1)
+        assert abs(ours - reference_value(feature, t, m, e)) <= 3 / m.size + 1e-12

@@ -1,13 +1,45 @@
-"""Tests of varsky.period: the frequency grid and the period searches."""
+"""Tests of varsky.period: grid, periodograms, significance, choice, recovery."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from varsky import period as ps
+from varsky.io import parse_list_cell
+
+DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
+PARAMS = ps.period_params({})
 
 
+def noisy_sinusoid(period=0.61, n=120, seed=3, amplitude=0.25):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 900, n))
+    err = rng.uniform(0.02, 0.06, n)
+    m = 18 + amplitude * np.sin(2 * np.pi * t / period + 1.0) + rng.normal(0, err)
+    return t, m, err
+
+
+def eclipsing_binary(period=2.0, n=300, seed=7):
+    """Two eclipses of unequal depth per orbit, Gaussian-shaped in phase."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 600, n))
+    phase = np.mod(t / period, 1.0)
+    dip = 0.8 * np.exp(-0.5 * (phase / 0.04) ** 2) + 0.8 * np.exp(
+        -0.5 * ((phase - 1) / 0.04) ** 2
+    )
+    dip += 0.4 * np.exp(-0.5 * ((phase - 0.5) / 0.04) ** 2)
+    err = np.full(n, 0.02)
+    return t, 16 + dip + rng.normal(0, err), err
+
+
+# --------------------------------------------------------------------------- #
+# Grid
+# --------------------------------------------------------------------------- #
 def test_frequency_grid_by_hand():
     # f from 1/20 = 0.05 to 1/0.5 = 2 per day, step 1 / (5 · 10) = 0.02:
     # (2 - 0.05) / 0.02 = 97.5 -> 97 steps, 98 frequencies
@@ -18,33 +50,180 @@ def test_frequency_grid_by_hand():
     assert grid.df == pytest.approx(0.02)
     assert grid.n == 98
     assert grid.frequencies[-1] == pytest.approx(0.05 + 97 * 0.02)
+    assert grid.independent_frequencies == pytest.approx(98 / 5)
 
 
 def test_frequency_grid_rejects_empty_baseline():
     with pytest.raises(ValueError, match="baseline"):
-        ps.frequency_grid(0.0, ps.DEFAULT_PERIOD_PARAMS)
+        ps.frequency_grid(0.0, PARAMS)
 
 
-def noisy_sinusoid(period=0.61, n=120, seed=3):
-    rng = np.random.default_rng(seed)
-    t = np.sort(rng.uniform(0, 900, n))
-    err = rng.uniform(0.02, 0.06, n)
-    m = 18 + 0.25 * np.sin(2 * np.pi * t / period + 1.0) + rng.normal(0, err)
-    return t, m, err
-
-
-def test_nifty_ls_agrees_with_astropy():
+# --------------------------------------------------------------------------- #
+# Lomb-Scargle: three implementations agree
+# --------------------------------------------------------------------------- #
+def test_lomb_scargle_backends_agree():
     t, m, e = noisy_sinusoid()
-    grid = ps.frequency_grid(t[-1] - t[0], ps.DEFAULT_PERIOD_PARAMS)
-    nifty = ps.lomb_scargle_power(t, m, e, grid)
+    grid = ps.frequency_grid(t[-1] - t[0], PARAMS)
+    ours = ps.lomb_scargle_power(t, m, e, grid)
+    nifty = ps.lomb_scargle_power_nifty(t, m, e, grid)
     astropy = ps.lomb_scargle_power_astropy(t, m, e, grid)
-    assert np.argmax(nifty) == np.argmax(astropy)
-    assert np.max(np.abs(nifty - astropy)) < 0.05
-    assert nifty.max() == pytest.approx(astropy.max(), abs=1e-3)
+    assert np.max(np.abs(ours - nifty)) < 1e-6
+    assert np.max(np.abs(ours - astropy)) < 1e-6
+    assert np.argmax(ours) == np.argmax(nifty) == np.argmax(astropy)
+
+
+def test_lomb_scargle_of_a_pure_sinusoid_by_hand():
+    # m = sin(2π t / 4) at t = 0..7, unit errors: the sinusoid fits exactly -> 1
+    t = np.arange(8.0)
+    m = np.sin(2 * np.pi * t / 4)
+    grid = ps.FrequencyGrid(f_min=0.25, df=0.05, n=2)
+    power = ps.lomb_scargle_power(t, m, np.ones(8), grid)
+    assert power[0] == pytest.approx(1.0)
 
 
 def test_best_lomb_scargle_period_recovers_sinusoid():
     t, m, e = noisy_sinusoid()
-    best, power = ps.best_lomb_scargle_period(t, m, e, ps.DEFAULT_PERIOD_PARAMS)
+    best, power = ps.best_lomb_scargle_period(t, m, e, PARAMS)
     assert best == pytest.approx(0.61, rel=1e-4)
     assert 0.8 < power <= 1.0
+
+
+# --------------------------------------------------------------------------- #
+# Phase dispersion and conditional entropy, by hand
+# --------------------------------------------------------------------------- #
+def test_phase_dispersion_by_hand():
+    # f = 1, times 0, 1/4, 1/2, 3/4, two bins: {1, 3} and {5, 7}
+    # within: (1 + 1 + 1 + 1) / (N - M = 2) = 2; total (9 + 1 + 1 + 9) / 3
+    t = np.array([0.0, 0.25, 0.5, 0.75])
+    theta = ps.phase_dispersion(t, np.array([1.0, 3, 5, 7]), np.array([1.0]), 2)
+    assert theta[0] == pytest.approx(2 / (20 / 3))
+
+
+def test_conditional_entropy_by_hand():
+    t = np.array([0.0, 0.25, 0.5, 0.75])
+    # magnitude bins follow the phase bins exactly: H = 0
+    ordered = ps.conditional_entropy(t, np.array([1.0, 2, 3, 4]), np.array([1.0]), 2, 2)
+    assert ordered[0] == pytest.approx(0.0, abs=1e-12)
+    # each phase bin holds one point of each magnitude bin: 4 · 1/4 ln(1/2 / 1/4)
+    mixed = ps.conditional_entropy(t, np.array([1.0, 4, 2, 3]), np.array([1.0]), 2, 2)
+    assert mixed[0] == pytest.approx(math.log(2))
+
+
+def test_statistics_of_many_light_curves_at_once_match_one_by_one():
+    t, m, _ = noisy_sinusoid()
+    both = np.vstack([m, m[::-1]])
+    frequencies = np.linspace(0.5, 3.0, 37)
+    for statistic in (ps.phase_dispersion, ps.conditional_entropy):
+        np.testing.assert_allclose(
+            statistic(t, both, frequencies)[1], statistic(t, m[::-1], frequencies)
+        )
+
+
+def test_full_and_candidate_searches_agree_on_a_sinusoid():
+    t, m, e = noisy_sinusoid(n=80)
+    small = {**PARAMS, "min_days": 0.3, "max_days": 50.0}
+    rng = np.random.default_rng(0)
+    near = ps.search_band(t, m, e, small, rng)
+    full = ps.search_band(t, m, e, {**small, "search": "full"}, rng)
+    for method in ps.METHODS:
+        assert near.peaks[method][0].period == pytest.approx(
+            full.peaks[method][0].period
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Search, significance and flags
+# --------------------------------------------------------------------------- #
+def test_search_band_finds_the_period_with_every_method():
+    t, m, e = noisy_sinusoid()
+    found = ps.search_band(t, m, e, PARAMS, np.random.default_rng(1))
+    for method in ps.METHODS:
+        peaks = found.peaks[method]
+        assert len(peaks) == PARAMS["n_peaks"]
+        assert peaks[0].period == pytest.approx(0.61, rel=1e-3), method
+        assert peaks[0].fap < 1e-10, method
+
+
+def test_false_alarm_probabilities_of_noise_are_not_small():
+    """Pure noise: few FAPs below 5 % for any method (20 seeded light curves)."""
+    small = {**PARAMS, "min_days": 0.5, "max_days": 100.0}
+    low = dict.fromkeys(ps.METHODS, 0)
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        t = np.sort(rng.uniform(0, 500, 60))
+        e = np.full(60, 0.05)
+        m = 17 + rng.normal(0, 0.05, 60)
+        found = ps.search_band(t, m, e, small, rng)
+        for method in ps.METHODS:
+            low[method] += found.peaks[method][0].fap < 0.05
+    assert all(count <= 4 for count in low.values()), low
+
+
+def test_search_is_reproducible_with_the_seed():
+    t, m, e = noisy_sinusoid(amplitude=0.02)
+    one = ps.search_band(t, m, e, PARAMS, np.random.default_rng(5))
+    two = ps.search_band(t, m, e, PARAMS, np.random.default_rng(5))
+    assert one.peaks["pdm"][0].fap == two.peaks["pdm"][0].fap
+
+
+def test_alias_and_harmonic_flags():
+    assert ps.alias_flags(1 / 1.003, PARAMS) == ["alias_day"]
+    assert ps.alias_flags(1 / 29.4, PARAMS) == ["alias_lunar_month"]
+    assert ps.alias_flags(1 / 0.61, PARAMS) == []
+    assert "harmonic_2/1" in ps.harmonic_flags(2.0, 1.0, PARAMS)
+    assert "harmonic_1/2" in ps.harmonic_flags(0.5, 1.0, PARAMS)
+    # 1 / 0.61 + 1.0027 cycles per day: the sidereal-day sidelobe is within 1 %
+    assert "sidelobe_day" in ps.harmonic_flags(1 / 0.61 + 1.0027, 1 / 0.61, PARAMS)
+
+
+def test_choose_period_doubles_for_an_eclipsing_binary():
+    t, m, e = eclipsing_binary()
+    search = ps.search_band(t, m, e, PARAMS, np.random.default_rng(2))
+    assert search.peaks["lomb_scargle"][0].period == pytest.approx(1.0, rel=1e-3)
+    chosen = ps.choose_period({"V": search}, PARAMS)
+    assert chosen.method == "lomb_scargle_doubled"
+    assert chosen.period == pytest.approx(2.0, rel=1e-3)
+
+
+def test_choose_period_keeps_a_sinusoid():
+    t, m, e = noisy_sinusoid()
+    search = ps.search_band(t, m, e, PARAMS, np.random.default_rng(2))
+    chosen = ps.choose_period({"V": search}, PARAMS)
+    assert chosen.method == "lomb_scargle"
+    assert chosen.period == pytest.approx(0.61, rel=1e-4)
+    assert chosen.fap < 1e-10
+
+
+def test_choose_period_without_bands():
+    chosen = ps.choose_period({}, PARAMS)
+    assert np.isnan(chosen.period) and chosen.method == ""
+
+
+# --------------------------------------------------------------------------- #
+# Recovery
+# --------------------------------------------------------------------------- #
+def test_period_recovery_by_hand():
+    found = pd.Series([1.005, 0.5, 2.0, 3.0])
+    reference = pd.Series([1.0, 1.0, 1.0, 1.0])
+    classes = pd.Series(["a", "a", "b", "b"])
+    table = ps.period_recovery(found, reference, classes)
+    assert table.loc["a", "exact"] == 0.5 and table.loc["a", "half"] == 0.5
+    assert table.loc["b", "double"] == 0.5 and table.loc["b", "any"] == 0.5
+    assert table.loc["b", "exact"] == 0.0 and table["n"].tolist() == [2, 2]
+
+
+def test_lomb_scargle_backends_agree_on_eros1():
+    path = DATA / "eros1" / "train_varlength_features.csv.gz"
+    if not path.exists():
+        pytest.skip(f"EROS-1 light curves not found at {path}")
+    row = pd.read_csv(path, index_col=0, nrows=1).iloc[0]
+    t, m, e = (
+        parse_list_cell(row[f"{kind}_points_r"], where=kind)
+        for kind in ("time", "light", "error")
+    )
+    keep = (m < 24.9) & (e > 0) & (e <= 1)
+    t, m, e = t[keep], m[keep], e[keep]
+    grid = ps.frequency_grid(t[-1] - t[0], PARAMS)
+    ours = ps.lomb_scargle_power(t, m, e, grid)
+    assert np.max(np.abs(ours - ps.lomb_scargle_power_nifty(t, m, e, grid))) < 1e-6
+    assert np.max(np.abs(ours - ps.lomb_scargle_power_astropy(t, m, e, grid))) < 1e-6

@@ -66,8 +66,8 @@ def train_xgboost(
     X: pd.DataFrame, y: np.ndarray, params: dict, seed: int, threads: int = 1
 ) -> xgb.XGBClassifier:
     """Fit a multi-class XGBoost model with class-balanced sample weights."""
+    # XGBoost picks binary:logistic or multi:softprob from the number of classes.
     model = xgb.XGBClassifier(
-        objective="multi:softprob",
         tree_method="hist",
         random_state=seed,
         n_jobs=threads,

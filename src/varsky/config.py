@@ -34,11 +34,36 @@ def _resolve(node: dict, schema: dict) -> dict:
     return node
 
 
+def _from_text(value, node: dict):
+    """Read a number, boolean or null given as text (``--config`` passes text)."""
+    if not isinstance(value, str):
+        return value
+    kinds = node.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    try:
+        if "integer" in kinds and value.lstrip("+-").isdigit():
+            return int(value)
+        if "number" in kinds:
+            return float(value)
+    except ValueError:
+        pass
+    if "boolean" in kinds and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if "null" in kinds and value.lower() in ("null", "none", "~"):
+        return None
+    return value
+
+
 def fill_defaults(config: dict, node: dict, schema: dict) -> dict:
-    """Return a copy of ``config`` with every missing key set to its default."""
+    """Return a copy of ``config`` with every missing key set to its default.
+
+    Values given as text where the schema expects a number, a boolean or null
+    are read as such, since Snakemake's ``--config`` passes nested values as
+    text.
+    """
     node = _resolve(node, schema)
     if not isinstance(config, dict) or node.get("type") != "object":
-        return config
+        return _from_text(config, node)
     filled = copy.deepcopy(config)
     for key, child in node.get("properties", {}).items():
         child = _resolve(child, schema)

@@ -21,21 +21,17 @@ from __future__ import annotations
 
 import logging
 import time as clock
+import zlib
 from collections.abc import Callable
 from itertools import pairwise
 
 import numpy as np
 import pandas as pd
+from scipy.special import log_ndtr
 
 from varsky import period as period_search
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PARAMS = {
-    "min_points": 20,
-    "buffer_range_fraction": 0.1,
-    "amplitude_percentile": 5.0,
-}
 
 
 # --------------------------------------------------------------------------- #
@@ -111,12 +107,14 @@ def robust_amplitude(
 ) -> float:
     """Half the range between the ``p``-th and ``(100 − p)``-th percentiles.
 
-    ``A_p = (Q(100 − p) − Q(p)) / 2`` with linearly interpolated percentiles
-    ``Q`` (default ``p = 5``): the semi-amplitude of the light curve, robust to
-    a few outliers, unlike ``(max − min) / 2`` (Richards et al. 2011,
-    "amplitude", use percentiles in the same spirit).
+    ``A_p = (Q(100 − p) − Q(p)) / 2`` (default ``p = 5``): the semi-amplitude
+    of the light curve, robust to a few outliers, unlike ``(max − min) / 2``.
+    ``Q`` is the piecewise-linear percentile with plotting positions
+    ``(i − 1/2) / N`` (Hyndman & Fan 1996, Am. Stat. 50, 361,
+    doi:10.1080/00031305.1996.10473566, definition 5), so ``2 A_p`` equals the
+    inter-percentile range of the ``light_curve`` package.
     """
-    low, high = np.percentile(mag, [percentile, 100.0 - percentile])
+    low, high = np.percentile(mag, [percentile, 100.0 - percentile], method="hazen")
     return float((high - low) / 2.0)
 
 
@@ -185,27 +183,286 @@ def maximum_slope(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> flo
     return float(np.max(np.abs(np.diff(mag) / np.diff(time))))
 
 
+def mean(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Arithmetic mean magnitude, ``m̄ = Σ m_i / N``."""
+    return float(np.mean(mag))
+
+
+def _weighted_moment(mag: np.ndarray, mag_err: np.ndarray, order: int) -> float:
+    """``Σ w_i (m_i − m̄_w)^k / Σ w_i``, the error-weighted central moment."""
+    weights = 1.0 / mag_err**2
+    centre = np.sum(weights * mag) / np.sum(weights)
+    return float(np.sum(weights * (mag - centre) ** order) / np.sum(weights))
+
+
+def weighted_std(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Error-weighted standard deviation with the reliability-weight correction.
+
+    ``s_w² = Σ w_i (m_i − m̄_w)² / (V₁ − V₂ / V₁)``, ``V₁ = Σ w_i``,
+    ``V₂ = Σ w_i²``, ``w_i = 1 / σ_i²`` (e.g. Galassi et al., *GNU Scientific
+    Library Reference Manual*, "Weighted Samples"); equal errors give
+    :func:`standard_deviation`.
+    """
+    weights = 1.0 / mag_err**2
+    v1, v2 = np.sum(weights), np.sum(weights**2)
+    centre = np.sum(weights * mag) / v1
+    return float(np.sqrt(np.sum(weights * (mag - centre) ** 2) / (v1 - v2 / v1)))
+
+
+def weighted_skewness(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Error-weighted moment skewness ``μ₃ / μ₂^{3/2}``.
+
+    ``μ_k = Σ w_i (m_i − m̄_w)^k / Σ w_i`` with ``w_i = 1 / σ_i²``. No
+    small-sample correction: equal errors give the moment coefficient ``g1``
+    (Joanes & Gill 1998, doi:10.1111/1467-9884.00122), not :func:`skewness`'s
+    ``G1 = g1 · sqrt(N (N − 1)) / (N − 2)``.
+    """
+    second = _weighted_moment(mag, mag_err, 2)
+    return float(_weighted_moment(mag, mag_err, 3) / second**1.5)
+
+
+def weighted_kurtosis(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Error-weighted moment excess kurtosis ``μ₄ / μ₂² − 3``.
+
+    ``μ_k`` as in :func:`weighted_skewness`; equal errors give the moment
+    coefficient ``g2`` of Joanes & Gill (1998), without the small-sample
+    correction of :func:`kurtosis`.
+    """
+    second = _weighted_moment(mag, mag_err, 2)
+    return float(_weighted_moment(mag, mag_err, 4) / second**2 - 3.0)
+
+
+def amplitude(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Half the full range, ``(max(m) − min(m)) / 2`` (Richards et al. 2011)."""
+    return float((mag.max() - mag.min()) / 2.0)
+
+
+def percent_amplitude(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Largest deviation from the median, ``max_i |m_i − median(m)|`` (mag).
+
+    Richards et al. (2011) define it on fluxes, divided by the median flux;
+    on magnitudes the deviation itself is already relative, as in the
+    ``light_curve`` package (D'Isanto et al. 2016, MNRAS 457, 3119,
+    doi:10.1093/mnras/stw157).
+    """
+    centre = np.median(mag)
+    return float(max(mag.max() - centre, centre - mag.min()))
+
+
+def flux_asymmetry(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Flux asymmetry M (Cody et al. 2014, AJ 147, 82, doi:10.1088/0004-6256/147/4/82).
+
+    ``M = (⟨m_10%⟩ − median(m)) / s``, where ``⟨m_10%⟩`` is the mean of the
+    magnitudes at or below the 10th and at or above the 90th percentile and
+    ``s`` the standard deviation. In magnitudes, ``M > 0`` for dips (eclipses)
+    and ``M < 0`` for bursts. Unlike Cody et al., the light curve is not
+    smoothed first.
+    """
+    low, high = np.percentile(mag, [10.0, 90.0])
+    extremes = mag[(mag <= low) | (mag >= high)]
+    return float((extremes.mean() - np.median(mag)) / np.std(mag, ddof=1))
+
+
+def cusum(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Range of the normalised cumulative sum.
+
+    ``S_l = Σ_{i≤l} (m_i − m̄) / (N s)``, ``R_cs = max_l S_l − min_l S_l``
+    (Kim et al. 2014, A&A 566, A43, doi:10.1051/0004-6361/201323252); large
+    for trends and long-period variables.
+    """
+    partial = np.cumsum(mag - mag.mean()) / (mag.size * np.std(mag, ddof=1))
+    return float(partial.max() - partial.min())
+
+
+def mean_variance(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Ratio of standard deviation to mean, ``s / m̄`` (Kim et al. 2011, ApJ 735, 68)."""
+    return float(np.std(mag, ddof=1) / np.mean(mag))
+
+
+def roms(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Robust median statistic.
+
+    ``RoMS = Σ |m_i − median(m)| / σ_i / (N − 1)`` (Enoch, Brown & Burgasser
+    2003, AJ 126, 1006, doi:10.1086/376598); below about 1 for constant stars.
+    """
+    return float(np.sum(np.abs(mag - np.median(mag)) / mag_err) / (mag.size - 1))
+
+
+def peak_to_peak_variability(
+    time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray
+) -> float:
+    """Peak-to-peak variability ``v``, on magnitudes.
+
+    ``v = (max(m − σ) − min(m + σ)) / (max(m − σ) + min(m + σ))`` (Aller,
+    Aller & Hughes 1992, ApJ 399, 16, doi:10.1086/171898; applied to
+    magnitudes by Sokolovsky et al. 2017, MNRAS 464, 274,
+    doi:10.1093/mnras/stw2262). Negative when the spread is within the errors.
+    """
+    upper = np.max(mag - mag_err)
+    lower = np.min(mag + mag_err)
+    return float((upper - lower) / (upper + lower))
+
+
+def autocorrelation_lag1(
+    time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray
+) -> float:
+    """Lag-1 autocorrelation of the magnitude sequence.
+
+    ``r₁ = Σ_{i<N} (m_i − m̄)(m_{i+1} − m̄) / Σ_i (m_i − m̄)²`` (Box &
+    Jenkins 1976, *Time Series Analysis*, eq. 2.1.12), ignoring the uneven
+    spacing; near 0 for white noise, near 1 for curves smooth on the cadence.
+    """
+    y = mag - mag.mean()
+    return float(np.sum(y[:-1] * y[1:]) / np.sum(y * y))
+
+
+def anderson_darling(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Anderson-Darling statistic for normality, with estimated mean and variance.
+
+    With ``Φ_i`` the standard normal CDF of the sorted ``(m_(i) − m̄) / s``,
+    ``A² = −N − (1/N) Σ_{i=1}^{N} (2i − 1) [ln Φ_i + ln(1 − Φ_{N+1−i})]``,
+    multiplied by ``1 + 4/N − 25/N²`` (Anderson & Darling 1954, JASA 49, 765,
+    doi:10.1080/01621459.1954.10501232; correction of Stephens 1974, JASA 69,
+    730, doi:10.1080/01621459.1974.10480196). Large for non-Gaussian
+    (variable) magnitude distributions.
+    """
+    n = mag.size
+    z = np.sort((mag - mag.mean()) / np.std(mag, ddof=1))
+    log_cdf = log_ndtr(z)
+    log_survival = log_ndtr(-z[::-1])
+    rank = 2 * np.arange(1, n + 1) - 1
+    statistic = -n - np.sum(rank * (log_cdf + log_survival)) / n
+    return float(statistic * (1 + 4 / n - 25 / n**2))
+
+
+def excess_variance(time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray) -> float:
+    """Normalised excess variance.
+
+    ``σ²_nxs = (s² − ⟨σ_i²⟩) / m̄²`` (Nandra et al. 1997, ApJ 476, 70,
+    doi:10.1086/303600; Vaughan et al. 2003, MNRAS 345, 1271,
+    doi:10.1046/j.1365-2966.2003.07042.x): variance beyond the errors.
+    Defined there on fluxes; here on magnitudes, as in the ``light_curve``
+    package.
+    """
+    return float((np.var(mag, ddof=1) - np.mean(mag_err**2)) / np.mean(mag) ** 2)
+
+
+# --------------------------------------------------------------------------- #
+# Light-curve shape at the period
+# --------------------------------------------------------------------------- #
+FOURIER_FEATURES = ["fourier_r21", "fourier_r31", "fourier_phi21", "fourier_phi31"]
+
+
+def fourier_decomposition(
+    time: np.ndarray,
+    mag: np.ndarray,
+    mag_err: np.ndarray,
+    period: float,
+    n_harmonics: int = 3,
+) -> dict[str, float]:
+    """Amplitude ratios and phase differences of a harmonic fit at ``period``.
+
+    Weighted least squares (weights ``1 / σ_i²``) of
+    ``m(t) = A₀ + Σ_{k=1}^{n} A_k sin(kωt + φ_k)``, ``ω = 2π / period``, solved
+    in its linear form ``a_k cos kωt + b_k sin kωt`` with
+    ``A_k = sqrt(a_k² + b_k²)`` and ``φ_k = atan2(a_k, b_k)``. Returns
+    ``R_k1 = A_k / A_1`` and ``φ_k1 = φ_k − k φ_1`` (mod 2π) for k = 2, 3
+    (Simon & Lee 1981, ApJ 248, 291, doi:10.1086/159153). ``n_harmonics`` must
+    be at least 3 and the fit needs more than ``2n + 1`` points.
+    """
+    if n_harmonics < 3:
+        raise ValueError(f"n_harmonics must be at least 3, got {n_harmonics}")
+    nan = dict.fromkeys(FOURIER_FEATURES, np.nan)
+    if not (np.isfinite(period) and period > 0) or mag.size <= 2 * n_harmonics + 1:
+        return nan
+
+    phase = 2 * np.pi * np.mod((time - time[0]) / period, 1.0)
+    order = np.arange(1, n_harmonics + 1)
+    angle = np.multiply.outer(phase, order)
+    design = np.hstack([np.ones((mag.size, 1)), np.cos(angle), np.sin(angle)])
+    weight = 1.0 / mag_err
+    coef, *_ = np.linalg.lstsq(design * weight[:, None], mag * weight, rcond=None)
+
+    cosine, sine = coef[1 : n_harmonics + 1], coef[n_harmonics + 1 :]
+    amplitudes = np.hypot(cosine, sine)
+    phases = np.arctan2(cosine, sine)
+    if not amplitudes[0] > 0:
+        return nan
+    return {
+        "fourier_r21": float(amplitudes[1] / amplitudes[0]),
+        "fourier_r31": float(amplitudes[2] / amplitudes[0]),
+        "fourier_phi21": float(np.mod(phases[1] - 2 * phases[0], 2 * np.pi)),
+        "fourier_phi31": float(np.mod(phases[2] - 3 * phases[0], 2 * np.pi)),
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Position
+# --------------------------------------------------------------------------- #
+def galactic_coordinates(
+    ra: np.ndarray | float, dec: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Galactic longitude and latitude (degrees) of ICRS ``ra``, ``dec`` (degrees).
+
+    The IAU 1958 galactic frame as realised by astropy (Blaauw et al. 1960,
+    MNRAS 121, 123, doi:10.1093/mnras/121.2.123).
+    """
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    coords = SkyCoord(
+        ra=np.asarray(ra, float) * u.deg, dec=np.asarray(dec, float) * u.deg
+    )
+    galactic = coords.galactic
+    return galactic.l.deg, galactic.b.deg
+
+
 # --------------------------------------------------------------------------- #
 # The feature table
 # --------------------------------------------------------------------------- #
 FEATURES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]] = {
     "median": median,
-    "weighted_mean": weighted_mean,
+    "mean": mean,
     "std": standard_deviation,
     "skewness": skewness,
     "kurtosis": kurtosis,
+    "weighted_mean": weighted_mean,
+    "weighted_std": weighted_std,
+    "weighted_skewness": weighted_skewness,
+    "weighted_kurtosis": weighted_kurtosis,
     "median_absolute_deviation": median_absolute_deviation,
+    "amplitude": amplitude,
     "robust_amplitude": robust_amplitude,
+    "percent_amplitude": percent_amplitude,
     "median_buffer_range_percentage": median_buffer_range_percentage,
+    "flux_asymmetry": flux_asymmetry,
+    "cusum": cusum,
+    "mean_variance": mean_variance,
+    "roms": roms,
+    "peak_to_peak_variability": peak_to_peak_variability,
+    "autocorrelation_lag1": autocorrelation_lag1,
+    "anderson_darling": anderson_darling,
+    "excess_variance": excess_variance,
     "stetson_k": stetson_k,
     "von_neumann_eta": von_neumann_eta,
     "eta_e": eta_e,
     "maximum_slope": maximum_slope,
 }
-"""Per-band features that need no period search, by output name."""
+"""Per-band features that need no period, by output name."""
 
-PERIOD_FEATURES = ["period", "period_power"]
-"""Per-band outputs of the period search."""
+PERIOD_FEATURES = ["period", "period_power", *FOURIER_FEATURES]
+"""Per-band outputs that depend on the period search."""
+
+STAR_PERIOD_COLUMNS = ["period", "period_fap"]
+"""Float columns of the period adopted for the star (see ``choose_period``)."""
+
+DEFAULT_PARAMS = {
+    "min_points": 20,
+    "buffer_range_fraction": 0.1,
+    "amplitude_percentile": 5.0,
+    "fourier_harmonics": 3,
+}
+"""Defaults of the ``features`` config section, besides ``bands`` and ``period``."""
 
 
 def feature_params(params: dict | None) -> dict:
@@ -224,7 +481,7 @@ def band_problem(
     Checked in order: too few points, non-finite values, errors not positive,
     times not increasing (unsorted or repeated), all magnitudes equal.
     """
-    if mag.size < min_points:
+    if mag.size < max(min_points, 4):
         return f"{mag.size} points < min_points {min_points}"
     if not (np.all(np.isfinite(time)) and np.all(np.isfinite(mag))):
         return "non-finite time or magnitude"
@@ -245,22 +502,15 @@ def band_problem(
 def band_features(
     time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray, params: dict
 ) -> dict[str, float]:
-    """All per-band features of one valid light curve (see :func:`band_problem`)."""
+    """Every function of :data:`FEATURES` on one valid light curve."""
     options = {
         "robust_amplitude": {"percentile": params["amplitude_percentile"]},
         "median_buffer_range_percentage": {"fraction": params["buffer_range_fraction"]},
     }
-    values = {
+    return {
         name: func(time, mag, mag_err, **options.get(name, {}))
         for name, func in FEATURES.items()
     }
-
-    best_period, power = period_search.best_lomb_scargle_period(
-        time, mag, mag_err, params["period"]
-    )
-    values["period"] = best_period
-    values["period_power"] = power
-    return values
 
 
 def band_order(lightcurves: pd.DataFrame, params: dict) -> list[str]:
@@ -270,17 +520,24 @@ def band_order(lightcurves: pd.DataFrame, params: dict) -> list[str]:
     return sorted(pd.unique(lightcurves["band"].astype(str)))
 
 
-def output_columns(bands: list[str]) -> list[str]:
+def output_columns(bands: list[str], positions: bool = False) -> list[str]:
     """Column names of the feature table for the given band order."""
     per_band = [*FEATURES, *PERIOD_FEATURES]
     columns = ["source_id"]
     columns += [f"{name}_{band}" for band in bands for name in per_band]
     columns += [f"color_{b1}_{b2}" for b1, b2 in pairwise(bands)]
-    return [*columns, "reason"]
+    columns += STAR_PERIOD_COLUMNS
+    if positions:
+        columns += ["galactic_l", "galactic_b"]
+    return [*columns, "period_method", "period_flags", "reason"]
 
 
-def _group_bounds(lightcurves: pd.DataFrame) -> tuple[np.ndarray, ...]:
-    """Row order and start/stop of each (star, band) run, keeping time order."""
+def _band_runs(lightcurves: pd.DataFrame):
+    """Yield ``(star, band, time, mag, mag_err)`` per star and band, rows in order.
+
+    Stars come in order of first appearance; within a (star, band) the row
+    order is kept, so unsorted times stay visible to :func:`band_problem`.
+    """
     star_code, stars = pd.factorize(lightcurves["source_id"].astype(str), sort=False)
     band_code, bands = pd.factorize(lightcurves["band"].astype(str), sort=False)
     order = np.lexsort((band_code, star_code))
@@ -288,16 +545,93 @@ def _group_bounds(lightcurves: pd.DataFrame) -> tuple[np.ndarray, ...]:
     change = np.flatnonzero((np.diff(star_sorted) != 0) | (np.diff(band_sorted) != 0))
     starts = np.concatenate([[0], change + 1])
     stops = np.concatenate([change + 1, [order.size]])
-    return (
-        order,
-        starts,
-        stops,
-        np.asarray(stars)[star_sorted[starts]],
-        np.asarray(bands)[band_sorted[starts]],
-    )
+
+    time = lightcurves["time"].to_numpy(dtype="float64")[order]
+    mag = lightcurves["mag"].to_numpy(dtype="float64")[order]
+    mag_err = lightcurves["mag_err"].to_numpy(dtype="float64")[order]
+    star_names, band_names = np.asarray(stars), np.asarray(bands)
+    for start, stop in zip(starts, stops, strict=True):
+        yield (
+            str(star_names[star_sorted[start]]),
+            str(band_names[band_sorted[start]]),
+            time[start:stop],
+            mag[start:stop],
+            mag_err[start:stop],
+        )
 
 
-def extract_features(lightcurves: pd.DataFrame, params: dict) -> pd.DataFrame:
+def _band_seed(seed: int, star: str, band: str) -> np.random.Generator:
+    """A generator seeded by ``seed``, the star and the band, not by the shard."""
+    return np.random.default_rng([int(seed), zlib.crc32(f"{star}\0{band}".encode())])
+
+
+def _star_grid(curves: dict[str, tuple], period: dict):
+    """The frequency grid shared by a star's bands: that of its longest band."""
+    if not curves:
+        return None
+    baseline = max(t[-1] - t[0] for t, _, _ in curves.values())
+    return period_search.frequency_grid(baseline, period)
+
+
+def star_features(
+    star: str, curves: dict[str, tuple[np.ndarray, ...]], params: dict
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Features of one star from its valid bands' ``(time, mag, mag_err)``.
+
+    Returns the float values by output column and the string columns
+    ``period_method`` and ``period_flags``.
+    """
+    period = params["period"]
+    values: dict[str, float] = {}
+    searches = {}
+    grid = _star_grid(curves, period)
+    for band, (t, m, e) in curves.items():
+        values.update(
+            {f"{k}_{band}": v for k, v in band_features(t, m, e, params).items()}
+        )
+        rng = _band_seed(period["seed"], star, band)
+        searches[band] = period_search.search_band(t, m, e, period, rng, grid)
+        best = searches[band].peaks["lomb_scargle"][0]
+        values[f"period_{band}"] = best.period
+        values[f"period_power_{band}"] = best.statistic
+
+    chosen = period_search.choose_period(searches, period)
+    values["period"] = chosen.period
+    values["period_fap"] = chosen.fap
+
+    for band, (t, m, e) in curves.items():
+        shape = fourier_decomposition(
+            t, m, e, chosen.period, int(params["fourier_harmonics"])
+        )
+        values.update({f"{k}_{band}": v for k, v in shape.items()})
+    return values, {
+        "period_method": chosen.method,
+        "period_flags": ",".join(chosen.flags),
+    }
+
+
+def _colours(table: pd.DataFrame, bands: list[str]) -> None:
+    """Fill ``color_<b1>_<b2> = median_<b1> − median_<b2>`` in place."""
+    for b1, b2 in pairwise(bands):
+        table[f"color_{b1}_{b2}"] = table[f"median_{b1}"] - table[f"median_{b2}"]
+
+
+def _add_positions(table: pd.DataFrame, positions: pd.DataFrame) -> None:
+    """Fill ``galactic_l`` and ``galactic_b`` in place from ICRS ``ra``, ``dec``."""
+    where = positions.drop_duplicates("source_id").set_index("source_id")
+    where = where.reindex(table["source_id"])
+    known = where["ra"].notna().to_numpy() & where["dec"].notna().to_numpy()
+    if known.any():
+        l_deg, b_deg = galactic_coordinates(
+            where["ra"].to_numpy()[known], where["dec"].to_numpy()[known]
+        )
+        table.loc[known, "galactic_l"] = l_deg
+        table.loc[known, "galactic_b"] = b_deg
+
+
+def extract_features(
+    lightcurves: pd.DataFrame, params: dict, positions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Feature table of one shard of tidy light curves, one row per star.
 
     Parameters
@@ -307,69 +641,66 @@ def extract_features(lightcurves: pd.DataFrame, params: dict) -> pd.DataFrame:
         ``flags``; only rows with ``flags == 0`` are used.
     params : dict
         The ``features`` section of the config (see :data:`DEFAULT_PARAMS`
-        and :data:`varsky.period.DEFAULT_PERIOD_PARAMS`).
+        and ``varsky.period.DEFAULT_PERIOD_PARAMS``).
+    positions : pandas.DataFrame, optional
+        ``source_id``, ``ra``, ``dec`` (ICRS degrees); adds ``galactic_l`` and
+        ``galactic_b``.
 
     Returns
     -------
     pandas.DataFrame
         ``source_id``; float64 ``<feature>_<band>`` for every name in
-        :data:`FEATURES` and :data:`PERIOD_FEATURES`; ``color_<b1>_<b2>`` =
-        ``median_<b1> − median_<b2>`` for consecutive bands; ``reason`` (empty,
-        or why some values are NaN). A band a star lacks gives NaN.
+        :data:`FEATURES` and :data:`PERIOD_FEATURES` (``period_<band>`` and
+        ``period_power_<band>`` are the band's highest Lomb-Scargle peak; the
+        Fourier terms are at the star's period); ``color_<b1>_<b2>`` =
+        ``median_<b1> − median_<b2>`` for consecutive bands; ``period`` and
+        ``period_fap`` of the star (``varsky.period.choose_period``); strings
+        ``period_method``, ``period_flags`` and ``reason`` (empty, or why
+        values are NaN). A band a star lacks gives NaN.
     """
     started = clock.perf_counter()
     params = feature_params(params)
     bands = band_order(lightcurves, params)
+    columns = output_columns(bands, positions is not None)
     good = lightcurves[lightcurves["flags"] == 0]
-    columns = output_columns(bands)
-
-    order, starts, stops, star_of_group, band_of_group = _group_bounds(good)
-    time = good["time"].to_numpy(dtype="float64")[order]
-    mag = good["mag"].to_numpy(dtype="float64")[order]
-    mag_err = good["mag_err"].to_numpy(dtype="float64")[order]
-
     stars = list(pd.unique(lightcurves["source_id"].astype(str)))
-    row_of_star = {star: i for i, star in enumerate(stars)}
-    table = np.full((len(stars), len(columns) - 2), np.nan)
-    column_index = {name: i - 1 for i, name in enumerate(columns[1:-1], start=1)}
-    reasons: list[list[str]] = [[] for _ in stars]
-    wanted = set(bands)
-    present: list[set[str]] = [set() for _ in stars]
 
-    for start, stop, star, band in zip(
-        starts, stops, star_of_group, band_of_group, strict=True
-    ):
-        if band not in wanted:
+    curves: dict[str, dict[str, tuple]] = {star: {} for star in stars}
+    reasons: dict[str, list[str]] = {star: [] for star in stars}
+    seen: dict[str, set[str]] = {star: set() for star in stars}
+    for star, band, t, m, e in _band_runs(good):
+        if band not in bands:
             continue
-        row = row_of_star[star]
-        present[row].add(band)
-        t, m, e = time[start:stop], mag[start:stop], mag_err[start:stop]
+        seen[star].add(band)
         problem = band_problem(t, m, e, int(params["min_points"]))
         if problem:
-            reasons[row].append(f"{band}: {problem}")
-            continue
-        for name, value in band_features(t, m, e, params).items():
-            table[row, column_index[f"{name}_{band}"]] = value
+            reasons[star].append(f"{band}: {problem}")
+        else:
+            curves[star][band] = (t, m, e)
 
-    for b1, b2 in pairwise(bands):
-        table[:, column_index[f"color_{b1}_{b2}"]] = (
-            table[:, column_index[f"median_{b1}"]]
-            - table[:, column_index[f"median_{b2}"]]
-        )
-
-    for row in range(len(stars)):
-        missing = [b for b in bands if b not in present[row]]
+    rows, strings = [], []
+    for star in stars:
+        missing = [b for b in bands if b not in seen[star]]
         if missing:
-            reasons[row].insert(0, f"{', '.join(missing)}: no observations")
+            reasons[star].insert(0, f"{', '.join(missing)}: no observations")
+        values, text = star_features(star, curves[star], params)
+        rows.append(values)
+        strings.append({**text, "reason": "; ".join(reasons[star])})
 
-    result = pd.DataFrame(table, columns=columns[1:-1])
-    result.insert(0, "source_id", pd.Series(stars, dtype=str))
-    result["reason"] = pd.Series(["; ".join(r) for r in reasons], dtype=str)
+    table = pd.DataFrame(rows, index=range(len(stars)), columns=columns[1:-3])
+    table = table.astype("float64")
+    _colours(table, bands)
+    table.insert(0, "source_id", pd.Series(stars, dtype=str))
+    if positions is not None:
+        _add_positions(table, positions)
+    text = pd.DataFrame(strings, index=table.index, columns=columns[-3:])
+    table = pd.concat([table, text.fillna("").astype(str)], axis=1)
+
     log.info(
-        "features: %d stars, %d bands, %d stars with NaN features, %.1f s",
+        "features: %d stars, bands %s, %d with a reason, %.1f s",
         len(stars),
-        len(bands),
-        sum(bool(r) for r in reasons),
+        ",".join(bands),
+        sum(bool(r) for r in reasons.values()),
         clock.perf_counter() - started,
     )
-    return result
+    return table[columns]

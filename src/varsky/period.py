@@ -72,7 +72,9 @@ DEFAULT_PERIOD_PARAMS = {
     },
     "alias_tolerance": 0.01,
     "max_harmonic": 4,
-    "double_period_ratio": 0.8,
+    "double_period_ratio": 0.9,
+    "double_min_cycles": 10,
+    "fap_threshold": 0.01,
 }
 """Defaults of the ``features.period`` config section (see the config schema)."""
 
@@ -132,7 +134,10 @@ class BandSearch:
 
     grid: FrequencyGrid
     peaks: dict[str, list[Peak]]
-    n_points: int
+    power: np.ndarray
+    time: np.ndarray
+    mag: np.ndarray
+    mag_err: np.ndarray
 
 
 def period_params(params: dict | None) -> dict:
@@ -176,7 +181,9 @@ def frequency_grid(baseline: float, period: dict) -> FrequencyGrid:
 @lru_cache(maxsize=8)
 def _nufft_plan(n_modes: int, n_trans: int, tolerance: float) -> finufft.Plan:
     """A type-1 NUFFT plan, reused by every light curve with the same size."""
-    return finufft.Plan(1, (n_modes,), n_trans=n_trans, eps=tolerance, isign=1, nthreads=1)
+    return finufft.Plan(
+        1, (n_modes,), n_trans=n_trans, eps=tolerance, isign=1, nthreads=1
+    )
 
 
 def _padded_size(n: int) -> int:
@@ -333,6 +340,13 @@ def _chunks(frequencies: np.ndarray, n_points: int, budget: int = 2_000_000):
         yield frequencies[start : start + size]
 
 
+def _series_bins(bins: np.ndarray, n_series: int, n_cells: int) -> np.ndarray:
+    """Flat cell index of every (series, frequency, point), for one bincount."""
+    n_freq = bins.shape[0]
+    offset = n_cells * np.arange(n_series * n_freq).reshape(n_series, n_freq, 1)
+    return (bins[None, :, :] + offset).ravel()
+
+
 def phase_dispersion(
     time: np.ndarray, mag: np.ndarray, frequencies: np.ndarray, n_bins: int = 10
 ) -> np.ndarray:
@@ -343,21 +357,29 @@ def phase_dispersion(
     with ``M'`` the number of non-empty bins (Stellingwerf 1978, ApJ 224, 953,
     doi:10.1086/156444, eqs. 1-3, one cover). ``θ ≈ 1`` for noise; a smooth
     periodic signal gives a minimum at its period.
+
+    ``mag`` may be 2-D, ``(S, N)``: ``S`` light curves on the same times give
+    an ``(S, K)`` result.
     """
-    y = mag - mag.mean()
-    total = np.sum(y * y) / (y.size - 1)
+    y = np.atleast_2d(mag)
+    y = y - y.mean(axis=1, keepdims=True)
+    n_series, n_points = y.shape
+    total = np.sum(y * y, axis=1, keepdims=True) / (n_points - 1)
     result = []
-    for chunk in _chunks(np.asarray(frequencies, dtype=float), y.size):
-        flat = _phase_bins(time, chunk, n_bins) + n_bins * np.arange(chunk.size)[:, None]
-        flat = flat.ravel()
-        size = chunk.size * n_bins
-        count = np.bincount(flat, minlength=size).reshape(chunk.size, n_bins)
-        sum1 = np.bincount(flat, np.tile(y, chunk.size), size).reshape(count.shape)
-        sum2 = np.bincount(flat, np.tile(y * y, chunk.size), size).reshape(count.shape)
-        within = sum2 - np.divide(sum1**2, count, out=np.zeros_like(sum1), where=count > 0)
-        dof = y.size - np.count_nonzero(count, axis=1)
-        result.append(within.sum(axis=1) / np.maximum(dof, 1) / total)
-    return np.concatenate(result) if result else np.empty(0)
+    for chunk in _chunks(np.asarray(frequencies, dtype=float), n_points * n_series):
+        flat = _series_bins(_phase_bins(time, chunk, n_bins), n_series, n_bins)
+        shape = (n_series, chunk.size, n_bins)
+        size = int(np.prod(shape))
+        weights = np.broadcast_to(y[:, None, :], (n_series, chunk.size, n_points))
+        count = np.bincount(flat, minlength=size).reshape(shape)
+        sum1 = np.bincount(flat, weights.ravel(), size).reshape(shape)
+        sum2 = np.bincount(flat, (weights**2).ravel(), size).reshape(shape)
+        mean_square = np.divide(sum1**2, count, out=np.zeros(shape), where=count > 0)
+        dof = n_points - np.count_nonzero(count, axis=2)
+        within = (sum2 - mean_square).sum(axis=2) / np.maximum(dof, 1)
+        result.append(within / total)
+    theta = np.concatenate(result, axis=1) if result else np.empty((n_series, 0))
+    return theta if np.ndim(mag) > 1 else theta[0]
 
 
 def conditional_entropy(
@@ -374,20 +396,28 @@ def conditional_entropy(
     ``p(φ_i, m_j)``; ``H = Σ_ij p(φ_i, m_j) ln(p(φ_i) / p(φ_i, m_j))``
     (Graham et al. 2013, MNRAS 434, 2629, doi:10.1093/mnras/stt1206, eq. 4).
     The true period minimises ``H``: the folded curve is most ordered.
+
+    ``mag`` may be 2-D, ``(S, N)``, as in :func:`phase_dispersion`.
     """
-    scaled = (mag - mag.min()) / (mag.max() - mag.min())
+    m = np.atleast_2d(mag)
+    n_series, n_points = m.shape
+    low, high = m.min(axis=1, keepdims=True), m.max(axis=1, keepdims=True)
+    scaled = (m - low) / (high - low)
     mag_bin = np.minimum((scaled * n_mag_bins).astype(np.intp), n_mag_bins - 1)
     cells = n_phase_bins * n_mag_bins
     result = []
-    for chunk in _chunks(np.asarray(frequencies, dtype=float), mag.size):
-        phase_bin = _phase_bins(time, chunk, n_phase_bins)
-        flat = (phase_bin * n_mag_bins + mag_bin) + cells * np.arange(chunk.size)[:, None]
-        joint = np.bincount(flat.ravel(), minlength=chunk.size * cells)
-        joint = joint.reshape(chunk.size, n_phase_bins, n_mag_bins) / mag.size
-        marginal = joint.sum(axis=2, keepdims=True)
-        ratio = np.divide(marginal, joint, out=np.ones_like(joint), where=joint > 0)
-        result.append(np.sum(joint * np.log(ratio), axis=(1, 2)))
-    return np.concatenate(result) if result else np.empty(0)
+    for chunk in _chunks(np.asarray(frequencies, dtype=float), n_points * n_series):
+        phase_bin = _phase_bins(time, chunk, n_phase_bins) * n_mag_bins
+        cell = phase_bin[None, :, :] + mag_bin[:, None, :]
+        offset = cells * np.arange(n_series * chunk.size).reshape(n_series, -1, 1)
+        shape = (n_series, chunk.size, n_phase_bins, n_mag_bins)
+        joint = np.bincount((cell + offset).ravel(), minlength=int(np.prod(shape)))
+        joint = joint.reshape(shape) / n_points
+        marginal = joint.sum(axis=3, keepdims=True)
+        ratio = np.divide(marginal, joint, out=np.ones(shape), where=joint > 0)
+        result.append(np.sum(joint * np.log(ratio), axis=(2, 3)))
+    entropy = np.concatenate(result, axis=1) if result else np.empty((n_series, 0))
+    return entropy if np.ndim(mag) > 1 else entropy[0]
 
 
 # --------------------------------------------------------------------------- #
@@ -497,14 +527,17 @@ def search_band(
     mag_err: np.ndarray,
     period: dict,
     rng: np.random.Generator,
+    grid: FrequencyGrid | None = None,
 ) -> BandSearch:
     """Best ``n_peaks`` periods of each method in :data:`METHODS`, with FAPs.
 
     ``time`` must be sorted and distinct, errors positive (see
-    ``varsky.features.band_problem``).
+    ``varsky.features.band_problem``). ``grid`` defaults to
+    :func:`frequency_grid` of the band's own time span; pass a common grid to
+    compare or combine bands.
     """
     time = time - time[0]
-    grid = frequency_grid(time[-1], period)
+    grid = grid or frequency_grid(time[-1], period)
     count = int(period["n_peaks"])
 
     power = LOMB_SCARGLE_BACKENDS[period["backend"]](time, mag, mag_err, grid)
@@ -527,20 +560,22 @@ def search_band(
             time, m, f, int(period["ce_phase_bins"]), int(period["ce_mag_bins"])
         ),
     }
-    shuffles = [rng.permutation(mag) for _ in range(int(period["fap_trials"]))]
+    shuffles = np.array(
+        [rng.permutation(mag) for _ in range(int(period["fap_trials"]))]
+    )
 
     peaks = {"lomb_scargle": _flag_peaks(ls_peaks, period)}
     for method, statistic in statistics.items():
         values = statistic(mag, trial)
         best = best_minima(trial, values, count, separation)
-        null = np.concatenate([statistic(m, centres) for m in shuffles])
+        null = statistic(shuffles, centres).ravel()
         faps = shuffled_fap(values[best], null, grid)
         found = [
             Peak(method, trial[i], values[i], float(fap))
             for i, fap in zip(best, faps, strict=True)
         ]
         peaks[method] = _flag_peaks(found, period)
-    return BandSearch(grid=grid, peaks=peaks, n_points=mag.size)
+    return BandSearch(grid, peaks, power, time, mag, mag_err)
 
 
 def best_lomb_scargle_period(
@@ -564,7 +599,6 @@ class ChosenPeriod:
     period: float = np.nan
     method: str = ""
     fap: float = np.nan
-    band: str = ""
     flags: list[str] = field(default_factory=list)
 
 
@@ -576,47 +610,92 @@ def folded_dispersion_ratio(
     Folding a ``P``-periodic curve at ``2P`` with twice the bins puts the same
     number of points per phase interval of the true curve, so the ratio is
     about 1; for an eclipsing binary with unequal minima found at half its
-    period, the two minima separate at ``2P`` and the ratio falls well below 1.
+    period, the two minima separate at ``2P`` and the ratio falls below 1.
     """
     single = phase_dispersion(time, mag, np.array([frequency]), n_bins)[0]
     double = phase_dispersion(time, mag, np.array([frequency / 2]), 2 * n_bins)[0]
     return double / single if single > 0 else np.nan
 
 
-def choose_period(
-    searches: dict[str, BandSearch],
-    curves: dict[str, tuple[np.ndarray, np.ndarray]],
-    period: dict,
-) -> ChosenPeriod:
-    """One period per star from the per-band searches.
+def combined_power(searches: dict[str, BandSearch]) -> np.ndarray:
+    """Mean of the bands' Lomb-Scargle powers on their common grid."""
+    return np.mean([search.power for search in searches.values()], axis=0)
 
-    The Lomb-Scargle peak with the highest power over the bands is taken,
-    unless its period is flagged as a sampling alias, in which case the next
-    unflagged one is. If folding at twice the period lowers the phase
-    dispersion by ``double_period_ratio`` or more (see
-    :func:`folded_dispersion_ratio`), twice the period is adopted and the
-    method is ``lomb_scargle_doubled``.
+
+def _combined_peak(searches: dict[str, BandSearch], period: dict) -> Peak:
+    """Highest peak of :func:`combined_power`, with its alias flags.
+
+    Its FAP is the smallest Baluev FAP among the bands at that frequency.
+    Peaks near sampling periods are flagged, not skipped: real variables do
+    have periods near a day (the EROS-1 reference periods include several).
     """
-    ranked = sorted(
-        (
-            (peak.statistic, band, peak)
-            for band, search in searches.items()
-            for peak in search.peaks["lomb_scargle"]
-        ),
-        key=lambda item: -item[0],
-    )
-    if not ranked:
-        return ChosenPeriod()
-    unflagged = [item for item in ranked if not item[2].flags]
-    _, band, peak = (unflagged or ranked)[0]
+    grid = next(iter(searches.values())).grid
+    power = combined_power(searches)
+    pick = int(np.argmax(power))
+    frequency = grid.f_min + grid.df * pick
 
-    time, mag = curves[band]
-    ratio = folded_dispersion_ratio(time, mag, peak.frequency, int(period["pdm_bins"]))
-    if ratio < float(period["double_period_ratio"]):
-        return ChosenPeriod(
-            2 * peak.period, "lomb_scargle_doubled", peak.fap, band, peak.flags
-        )
-    return ChosenPeriod(peak.period, "lomb_scargle", peak.fap, band, peak.flags)
+    faps = [
+        lomb_scargle_fap([s.power[pick]], s.time, s.mag, s.mag_err, grid)[0]
+        for s in searches.values()
+    ]
+    peak = Peak("lomb_scargle", frequency, float(power[pick]), float(np.min(faps)))
+    peak.flags = alias_flags(frequency, period)
+    return peak
+
+
+def _doubles(searches: dict[str, BandSearch], peak: Peak, period: dict) -> bool:
+    """Whether twice the period folds better (mean over bands), if it can tell.
+
+    Only tried when the baseline holds at least ``double_min_cycles`` cycles
+    of ``2P``; fewer cycles make the comparison noisy (long-period variables).
+    """
+    baseline = min(s.time[-1] for s in searches.values())
+    if baseline * peak.frequency / 2 < float(period["double_min_cycles"]):
+        return False
+    ratio = np.mean(
+        [
+            folded_dispersion_ratio(
+                s.time, s.mag, peak.frequency, int(period["pdm_bins"])
+            )
+            for s in searches.values()
+        ]
+    )
+    return bool(ratio < float(period["double_period_ratio"]))
+
+
+def choose_period(searches: dict[str, BandSearch], period: dict) -> ChosenPeriod:
+    """One period per star from the per-band searches on a common grid.
+
+    1. The highest peak of the bands' mean Lomb-Scargle power, flagged if
+       near a sampling period (:func:`alias_flags`), with the FAP of the most
+       significant band.
+    2. If folding at twice that period lowers the phase dispersion to below
+       ``double_period_ratio`` of its value (:func:`folded_dispersion_ratio`,
+       averaged over bands), twice the period is adopted, method
+       ``lomb_scargle_doubled``: eclipsing binaries with near-equal minima.
+    3. If the periodogram peak is not significant (FAP above
+       ``fap_threshold``) but the best phase-dispersion or conditional-entropy
+       peak of some band has a smaller FAP, that peak is adopted instead.
+    """
+    if not searches:
+        return ChosenPeriod()
+    peak = _combined_peak(searches, period)
+    chosen = ChosenPeriod(1.0 / peak.frequency, "lomb_scargle", peak.fap, peak.flags)
+    if _doubles(searches, peak, period):
+        chosen.period, chosen.method = 2.0 / peak.frequency, "lomb_scargle_doubled"
+
+    if chosen.fap > float(period["fap_threshold"]):
+        others = [
+            search.peaks[method][0]
+            for search in searches.values()
+            for method in ("pdm", "conditional_entropy")
+            if search.peaks.get(method)
+        ]
+        others = [p for p in others if np.isfinite(p.fap) and p.fap < chosen.fap]
+        if others:
+            best = min(others, key=lambda p: p.fap)
+            chosen = ChosenPeriod(best.period, best.method, best.fap, best.flags)
+    return chosen
 
 
 def period_recovery(

@@ -1,0 +1,145 @@
+"""The workflow run end to end with Snakemake on a subset of EROS-1."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import EROS1, REPO
+
+pytestmark = pytest.mark.slow
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+STARS = 400
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True):
+    """Run Snakemake in ``workdir`` with its config.yaml; return the result."""
+    command = [
+        *SNAKEMAKE,
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_jobs(result) -> dict[str, int]:
+    """The 'Job stats' table of a dry run, as {rule: count}."""
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    rows = (re.fullmatch(r"(\w+)\s+(\d+)", line.strip()) for line in table.splitlines())
+    return {m[1]: int(m[2]) for m in rows if m and m[1] != "total"}
+
+
+def write_config(workdir: Path, **changes) -> None:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["download_mirror"] = str(EROS1)
+    config["data"]["eros1"]["max_stars"] = STARS
+    config["ingest"]["shard_size"] = 150
+    config["classify"]["xgboost"]["n_estimators"] = 150
+    for key, value in changes.items():
+        config[key] = value
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, eros1_dir):
+    workdir = tmp_path_factory.mktemp("eros1-run")
+    write_config(workdir)
+    snakemake(workdir)
+    return workdir
+
+
+def test_outputs_hold_sensible_values(finished_run):
+    results = finished_run / "results" / "eros1"
+    labels = pd.read_parquet(results / "ingest" / "labels.parquet")
+    assert len(labels) == STARS
+    assert (labels["split"] == "test").sum() == STARS // 5
+    assert sorted(labels["shard"].unique()) == ["shard-0000", "shard-0001", "shard-0002"]
+
+    features = pd.read_parquet(results / "features" / "features.parquet")
+    rejected = pd.read_csv(results / "clean" / "rejected.csv")
+    lost = set(rejected.loc[rejected["band"] == "*", "source_id"])
+    assert len(features) == STARS - len(lost)
+    # EROS-1 stars are variables with periods from hours to years.
+    period = features["period_R"].dropna()
+    assert period.between(0.1, 1000).all()
+    assert features["stetson_k_R"].dropna().between(0, 1).all()
+
+    metrics = json.loads((results / "classification" / "metrics.json").read_text())
+    assert metrics["n_test"] == STARS // 5
+    matrix = metrics["confusion_matrix"]["rows_true_columns_predicted"]
+    assert sum(map(sum, matrix)) == metrics["n_test"]
+    # 320 training stars are few, but far better than chance (macro-F1 ~ 0.25).
+    assert metrics["macro_f1"] > 0.6
+
+    predictions = pd.read_parquet(results / "classification" / "predictions.parquet")
+    assert len(predictions) == len(features)
+    assert set(predictions["predicted_class"]) <= set(metrics["per_class"])
+    model = json.loads((results / "classification" / "xgboost.json").read_text())
+    assert "learner" in model
+
+    for name in ["examples_raw", "examples_folded", "feature_distributions"]:
+        png = (results / "figures" / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    assert (finished_run / "logs" / "eros1" / "classify.log").stat().st_size > 0
+
+
+def test_second_run_does_nothing(finished_run):
+    assert planned_jobs(snakemake(finished_run, "-n")) == {}
+
+
+def test_xgboost_parameter_reruns_only_classification(finished_run):
+    result = snakemake(
+        finished_run, "-n", "--config", 'classify={"xgboost": {"max_depth": 3}}'
+    )
+    assert planned_jobs(result) == {"classify": 1, "plot_confusion_matrix": 1, "all": 1}
+
+
+def test_clean_parameter_reruns_clean_and_downstream(finished_run):
+    result = snakemake(finished_run, "-n", "--config", 'clean={"max_mag_err": 0.5}')
+    jobs = planned_jobs(result)
+    assert jobs["clean"] == 3 and jobs["classify"] == 1
+    assert "download" not in jobs and "ingest" not in jobs
+
+
+def test_report_builds(finished_run):
+    snakemake(finished_run, "--report", "results/report.html")
+    html = (finished_run / "results" / "report.html").read_text(errors="replace")
+    assert "confusion_matrix.png" in html
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    write_config(tmp_path, ingest={"shard_size": 0})
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "'ingest.shard_size': 0 is out of range, it must be >= 1" in output
+    assert not (tmp_path / "results").exists()
+
+
+def test_no_network_and_no_mirror_names_the_option(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["data"]["eros1"]["base_url"] = "http://varsky-offline.invalid/data"
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "results/eros1/download/manifest.json", check=False)
+    assert result.returncode != 0
+    assert "download_mirror" in result.stdout + result.stderr
+    assert not (tmp_path / "results" / "eros1" / "download" / "manifest.json").exists()
