@@ -1,17 +1,19 @@
-# Shared by every rule file: configuration checks, path templates and the
-# input functions (get_*). No rules here.
+# Shared by all stages: configuration checks, path templates and the input
+# functions (get_*).
 
 import os
 import re
 import sys
 from pathlib import Path
 
-# The library lives in src/; make it importable here and in every job, also
-# where varsky is not installed (a per-stage conda environment, say).
+# The library lives in src/; make this checkout's copy importable here and in
+# every job (jobs inherit the environment), also where varsky is not installed,
+# as in a per-stage conda environment. The workflow sets the variable itself,
+# so users need not define it.
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (SRC, os.environ.get("PYTHONPATH")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
 from varsky.config import ConfigError, load_schema, validate_config

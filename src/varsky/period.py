@@ -28,10 +28,11 @@ and near half and twice their frequencies (``search: candidates``); with
 
 False-alarm probabilities: Baluev (2008, MNRAS 385, 1279,
 doi:10.1111/j.1365-2966.2008.13022.x) for the periodogram, via astropy. For
-the other two, the statistic's distribution under no signal is estimated
-from ``fap_trials`` copies of the light curve with shuffled magnitudes
-(seeded), pooled over the candidate frequencies and approximated by a normal
-distribution; the single-frequency probability ``p`` is then corrected for the
+the other two, each value is turned into a normal score through its
+distribution under white Gaussian noise (an F ratio for phase dispersion, a
+G-test χ² for conditional entropy); ``fap_trials`` seeded copies of the light
+curve with shuffled magnitudes calibrate the scores' mean and spread for the
+actual noise; the single-frequency probability ``p`` is then corrected for the
 number of independent frequencies searched, ``N_eff = grid size /
 oversampling``, as ``FAP = 1 − (1 − p)^N_eff``.
 """
@@ -45,6 +46,7 @@ from functools import lru_cache
 import finufft
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.special import log_ndtr
 
 log = logging.getLogger(__name__)
@@ -452,20 +454,64 @@ def best_minima(
     return chosen
 
 
-def shuffled_fap(
-    observed: np.ndarray,
-    null: np.ndarray,
-    grid: FrequencyGrid,
-) -> np.ndarray:
-    """False-alarm probability of minima of a statistic, from shuffled trials.
+def pdm_normal_score(theta: np.ndarray, n_points: int, n_bins: int) -> np.ndarray:
+    """Normal score of phase dispersion ``θ`` under white Gaussian noise.
 
-    ``null`` holds the statistic of magnitude-shuffled light curves (no
-    signal). Its mean ``μ`` and standard deviation ``s`` give the
-    single-frequency probability ``p = Φ((x − μ) / s)`` of a value at or below
-    ``x``; over ``N_eff`` independent frequencies ``FAP = 1 − (1 − p)^N_eff``.
+    ``θ`` maps to the one-way analysis-of-variance ratio
+    ``F = (N − M) / (M − 1) · ((N − 1) / ((N − M) θ) − 1)``, which for white
+    Gaussian noise follows ``F(M − 1, N − M)`` (Schwarzenberg-Czerny 1989,
+    MNRAS 241, 153, doi:10.1093/mnras/241.2.153); the score is
+    ``Φ⁻¹(P(F' ≥ F))``, negative for significant minima. Empty bins are
+    neglected (``N ≫ M``).
     """
+    theta = np.maximum(np.asarray(theta, dtype=float), 1e-12)
+    ratio = (n_points - 1) / ((n_points - n_bins) * theta) - 1.0
+    statistic = (n_points - n_bins) / (n_bins - 1) * np.maximum(ratio, 0.0)
+    log_p = stats.f.logsf(statistic, n_bins - 1, n_points - n_bins)
+    return _normal_score(log_p)
+
+
+def entropy_normal_score(
+    entropy: np.ndarray, mag: np.ndarray, n_phase_bins: int, n_mag_bins: int
+) -> np.ndarray:
+    """Normal score of conditional entropy ``H`` under independence.
+
+    ``H(m) − H`` is the mutual information of phase and magnitude bins, so
+    ``G = 2N (H(m) − H)`` is the G-test statistic of independence, about
+    ``χ²`` with ``(P − 1)(Q − 1)`` degrees of freedom (Sokal & Rohlf 1995,
+    *Biometry*, ch. 17); the score is ``Φ⁻¹(P(χ² ≥ G))``.
+    """
+    scaled = (mag - mag.min()) / (mag.max() - mag.min())
+    mag_bin = np.minimum((scaled * n_mag_bins).astype(np.intp), n_mag_bins - 1)
+    share = np.bincount(mag_bin, minlength=n_mag_bins) / mag.size
+    share = share[share > 0]
+    marginal = -np.sum(share * np.log(share))
+    statistic = 2 * mag.size * np.maximum(marginal - np.asarray(entropy), 0.0)
+    log_p = stats.chi2.logsf(statistic, (n_phase_bins - 1) * (n_mag_bins - 1))
+    return _normal_score(log_p)
+
+
+def _normal_score(log_p: np.ndarray) -> np.ndarray:
+    """``Φ⁻¹(p)`` from ``ln p``, accurate for tiny ``p``."""
+    return stats.norm.ppf(np.exp(np.maximum(log_p, -700.0)))
+
+
+def calibrated_fap(
+    observed: np.ndarray, null: np.ndarray, grid: FrequencyGrid
+) -> np.ndarray:
+    """False-alarm probability of normal scores, calibrated on shuffled trials.
+
+    ``observed`` and ``null`` are normal scores (see :func:`pdm_normal_score`
+    and :func:`entropy_normal_score`); ``null`` comes from the same light
+    curve with shuffled magnitudes, which keeps the magnitude distribution
+    and the sampling but removes any signal. With its mean ``μ`` and standard
+    deviation ``s`` (0 and 1 for white Gaussian noise), the single-frequency
+    probability is ``p = Φ((z − μ) / s)`` and, over ``N_eff`` independent
+    frequencies, ``FAP = 1 − (1 − p)^N_eff``.
+    """
+    null = null[np.isfinite(null)]
     spread = np.std(null)
-    if not spread > 0:
+    if null.size < 2 or not spread > 0:
         return np.full(np.shape(observed), np.nan)
     log_p = log_ndtr((np.asarray(observed) - np.mean(null)) / spread)
     p = np.exp(log_p)
@@ -554,10 +600,18 @@ def search_band(
     else:
         trial = candidate_frequencies(grid, centres, int(period["refine_steps"]))
     separation = grid.df * float(period["oversampling"])
+    n_bins = int(period["pdm_bins"])
+    n_phase, n_mag = int(period["ce_phase_bins"]), int(period["ce_mag_bins"])
     statistics = {
-        "pdm": lambda m, f: phase_dispersion(time, m, f, int(period["pdm_bins"])),
+        "pdm": lambda m, f: phase_dispersion(time, m, f, n_bins),
         "conditional_entropy": lambda m, f: conditional_entropy(
-            time, m, f, int(period["ce_phase_bins"]), int(period["ce_mag_bins"])
+            time, m, f, n_phase, n_mag
+        ),
+    }
+    scores = {
+        "pdm": lambda values: pdm_normal_score(values, mag.size, n_bins),
+        "conditional_entropy": lambda values: entropy_normal_score(
+            values, mag, n_phase, n_mag
         ),
     }
     shuffles = np.array(
@@ -568,8 +622,8 @@ def search_band(
     for method, statistic in statistics.items():
         values = statistic(mag, trial)
         best = best_minima(trial, values, count, separation)
-        null = statistic(shuffles, centres).ravel()
-        faps = shuffled_fap(values[best], null, grid)
+        null = scores[method](statistic(shuffles, centres).ravel())
+        faps = calibrated_fap(scores[method](values[best]), null, grid)
         found = [
             Peak(method, trial[i], values[i], float(fap))
             for i, fap in zip(best, faps, strict=True)
