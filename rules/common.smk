@@ -78,7 +78,8 @@ def get_per_shard(template):
     return inputs
 
 
-def get_final_outputs(wildcards):
+def get_dataset_outputs(wildcards):
+    """Every result of every configured dataset (all but the provenance)."""
     targets = [
         f"{CLASSIFICATION}/metrics.json",
         f"{RESULTS}/clean/rejected.csv",
@@ -88,3 +89,7 @@ def get_final_outputs(wildcards):
         f"{FIGURES}/confusion_matrix.png",
     ]
     return expand(targets, dataset=config["datasets"])
+
+
+def get_final_outputs(wildcards):
+    return [*get_dataset_outputs(wildcards), "results/provenance/provenance.html"]

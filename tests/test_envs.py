@@ -10,6 +10,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 # conda-forge names of packages whose PyPI name differs.
 CONDA_TO_PYPI = {"py-xgboost": "xgboost", "pytorch": "torch"}
+# Programs, not Python packages: pyproject.toml cannot pin them.
+PROGRAMS = {"python", "pip", "git"}
 
 
 def split_requirement(text: str) -> tuple[str, str]:
@@ -41,7 +43,7 @@ def test_environment_agrees_with_pyproject(env_file):
         if not isinstance(entry, str):
             continue
         name, spec = split_requirement(entry)
-        if name in ("python", "pip"):
+        if name in PROGRAMS:
             continue
         name = CONDA_TO_PYPI.get(name, name)
         assert name in pins, f"{env_file.name}: {name} is not a varsky dependency"

@@ -71,7 +71,11 @@ def test_outputs_hold_sensible_values(finished_run):
     labels = pd.read_parquet(results / "ingest" / "labels.parquet")
     assert len(labels) == STARS
     assert (labels["split"] == "test").sum() == STARS // 5
-    assert sorted(labels["shard"].unique()) == ["shard-0000", "shard-0001", "shard-0002"]
+    assert sorted(labels["shard"].unique()) == [
+        "shard-0000",
+        "shard-0001",
+        "shard-0002",
+    ]
 
     features = pd.read_parquet(results / "features" / "features.parquet")
     rejected = pd.read_csv(results / "clean" / "rejected.csv")

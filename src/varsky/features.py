@@ -513,6 +513,196 @@ def band_features(
     }
 
 
+# --------------------------------------------------------------------------- #
+# The same features for many light curves at once
+# --------------------------------------------------------------------------- #
+class Segments:
+    """Many light curves stored end to end, with per-curve reductions.
+
+    ``starts`` holds the first index of each light curve in the concatenated
+    ``time``, ``mag`` and ``mag_err`` arrays; every curve has at least 4
+    points. Sums, extremes and order statistics per curve are computed with
+    ``ufunc.reduceat`` and one sort, without a Python loop over curves.
+    """
+
+    def __init__(self, time, mag, mag_err, starts):
+        self.time, self.mag, self.mag_err = time, mag, mag_err
+        self.starts = np.asarray(starts, dtype=np.intp)
+        self.count = np.diff(np.append(self.starts, mag.size))
+        self.curve = np.repeat(np.arange(self.starts.size), self.count)
+        self.last = self.starts + self.count - 1
+        self.sorted_mag = self.sort_within(mag)
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Per-curve sum of a per-point array."""
+        return np.add.reduceat(values, self.starts)
+
+    def max(self, values: np.ndarray) -> np.ndarray:
+        """Per-curve maximum of a per-point array."""
+        return np.maximum.reduceat(values, self.starts)
+
+    def min(self, values: np.ndarray) -> np.ndarray:
+        """Per-curve minimum of a per-point array."""
+        return np.minimum.reduceat(values, self.starts)
+
+    def spread(self, values: np.ndarray) -> np.ndarray:
+        """A per-curve array repeated onto the points."""
+        return values[self.curve]
+
+    def sort_within(self, values: np.ndarray) -> np.ndarray:
+        """``values`` sorted in increasing order inside each curve.
+
+        One sort of ``2c + (v − min_c) / (max_c − min_c)``, which keeps the
+        curves ``c`` apart and each curve's order.
+        """
+        low = self.min(values)
+        width = self.max(values) - low
+        scale = np.divide(1.0, width, out=np.zeros_like(width), where=width > 0)
+        key = (values - self.spread(low)) * self.spread(scale) + 2.0 * self.curve
+        return values[np.argsort(key)]
+
+    def quantile(self, ordered: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """Linear interpolation in sorted curves at 0-based ``position``."""
+        position = np.clip(position, 0, self.count - 1)
+        low = np.floor(position).astype(np.intp)
+        high = np.minimum(low + 1, self.count - 1)
+        fraction = position - low
+        below = ordered[self.starts + low]
+        return below + fraction * (ordered[self.starts + high] - below)
+
+    def median(self, ordered: np.ndarray) -> np.ndarray:
+        """Median of each curve from its sorted values."""
+        return self.quantile(ordered, (self.count - 1) / 2.0)
+
+    def successive(self, values: np.ndarray) -> np.ndarray:
+        """``values[i + 1] − values[i]`` inside a curve, 0 at each curve's end."""
+        step = np.zeros_like(values)
+        step[:-1] = np.diff(values)
+        step[self.last] = 0.0
+        return step
+
+
+def _moments(seg: Segments) -> dict[str, np.ndarray]:
+    """Unweighted and weighted location, spread and shape per curve."""
+    n, m = seg.count, seg.mag
+    mean_ = seg.sum(m) / n
+    dev = m - seg.spread(mean_)
+    var = seg.sum(dev * dev) / (n - 1)
+    std = np.sqrt(var)
+    z = dev / seg.spread(std)
+    z2 = z * z
+    weight = 1.0 / (seg.mag_err * seg.mag_err)
+    v1, v2 = seg.sum(weight), seg.sum(weight * weight)
+    wmean = seg.sum(weight * m) / v1
+    wdev = m - seg.spread(wmean)
+    wdev2 = weight * wdev * wdev
+    wm2, wm3, wm4 = (seg.sum(wdev2 * w) / v1 for w in (1.0, wdev, wdev * wdev))
+    return {
+        "mean": mean_,
+        "std": std,
+        "var": var,
+        "dev": dev,
+        "skewness": n / ((n - 1) * (n - 2)) * seg.sum(z2 * z),
+        "kurtosis": n * (n + 1) / ((n - 1) * (n - 2) * (n - 3)) * seg.sum(z2 * z2)
+        - 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)),
+        "weighted_mean": wmean,
+        "weighted_std": np.sqrt(v1 * wm2 / (v1 - v2 / v1)),
+        "weighted_skewness": wm3 / wm2**1.5,
+        "weighted_kurtosis": wm4 / wm2**2 - 3.0,
+    }
+
+
+def _order_statistics(seg: Segments, params: dict) -> dict[str, np.ndarray]:
+    """Median-, percentile- and extreme-based features per curve."""
+    n, m, ordered = seg.count, seg.mag, seg.sorted_mag
+    med = seg.median(ordered)
+    distance = np.abs(m - seg.spread(med))
+    top, bottom = seg.max(m), seg.min(m)
+    p = float(params["amplitude_percentile"]) / 100.0
+    low = seg.quantile(ordered, n * p - 0.5)
+    high = seg.quantile(ordered, n * (1 - p) - 0.5)
+    half_range = (top - bottom) / 2.0
+    inside = distance < float(params["buffer_range_fraction"]) * seg.spread(half_range)
+    return {
+        "median": med,
+        "distance": distance,
+        "median_absolute_deviation": seg.median(seg.sort_within(distance)),
+        "amplitude": half_range,
+        "robust_amplitude": (high - low) / 2.0,
+        "percent_amplitude": np.maximum(top - med, med - bottom),
+        "median_buffer_range_percentage": seg.sum(inside.astype(float)) / n,
+        "decile_low": seg.quantile(ordered, 0.1 * (n - 1)),
+        "decile_high": seg.quantile(ordered, 0.9 * (n - 1)),
+    }
+
+
+def _sequence_features(seg: Segments, base: dict) -> dict[str, np.ndarray]:
+    """Features of the time order: differences, cumulative sums, correlation."""
+    n, m, dev = seg.count, seg.mag, base["dev"]
+    step = seg.successive(m)
+    rate = np.divide(
+        step, seg.successive(seg.time), out=np.zeros_like(step), where=step != 0
+    )
+    span = seg.time[seg.last] - seg.time[seg.starts]
+    partial = np.cumsum(dev)
+    partial -= seg.spread(partial[seg.starts] - dev[seg.starts])
+    next_dev = np.append(dev[1:], 0.0)
+    next_dev[seg.last] = 0.0
+    return {
+        "von_neumann_eta": seg.sum(step**2) / ((n - 1) * base["var"]),
+        "eta_e": span**2 * seg.sum(rate**2) / ((n - 1) ** 3 * base["var"]),
+        "maximum_slope": seg.max(np.abs(rate)),
+        "cusum": (seg.max(partial) - seg.min(partial)) / (n * base["std"]),
+        "autocorrelation_lag1": seg.sum(dev * next_dev) / seg.sum(dev**2),
+    }
+
+
+def _error_features(seg: Segments, base: dict) -> dict[str, np.ndarray]:
+    """Features comparing the scatter with the magnitude errors."""
+    n, m, e = seg.count, seg.mag, seg.mag_err
+    residual = (m - seg.spread(base["weighted_mean"])) / e
+    upper, lower = seg.max(m - e), seg.min(m + e)
+    return {
+        "stetson_k": seg.sum(np.abs(residual)) / n / np.sqrt(seg.sum(residual**2) / n),
+        "roms": seg.sum(base["distance"] / e) / (n - 1),
+        "peak_to_peak_variability": (upper - lower) / (upper + lower),
+        "excess_variance": (base["var"] - seg.sum(e**2) / n) / base["mean"] ** 2,
+        "mean_variance": base["std"] / base["mean"],
+    }
+
+
+def _distribution_features(seg: Segments, base: dict) -> dict[str, np.ndarray]:
+    """Flux asymmetry and the Anderson-Darling statistic per curve."""
+    n, m = seg.count, seg.mag
+    extreme = (m <= seg.spread(base["decile_low"])) | (
+        m >= seg.spread(base["decile_high"])
+    )
+    extremes_mean = seg.sum(m * extreme) / seg.sum(extreme.astype(float))
+
+    z = (seg.sorted_mag - seg.spread(base["mean"])) / seg.spread(base["std"])
+    rank = np.arange(m.size) - seg.spread(seg.starts)
+    mirror = seg.spread(seg.starts + seg.count - 1) - rank
+    terms = (2 * rank + 1) * (log_ndtr(z) + log_ndtr(-z[mirror]))
+    statistic = -n - seg.sum(terms) / n
+    return {
+        "flux_asymmetry": (extremes_mean - base["median"]) / base["std"],
+        "anderson_darling": statistic * (1 + 4 / n - 25 / n**2),
+    }
+
+
+def batch_features(seg: Segments, params: dict) -> dict[str, np.ndarray]:
+    """Every feature of :data:`FEATURES` for all curves of ``seg`` at once.
+
+    Same definitions as the single-curve functions (tests check equality);
+    each curve must pass :func:`band_problem`.
+    """
+    base = {**_moments(seg), **_order_statistics(seg, params)}
+    base.update(_sequence_features(seg, base))
+    base.update(_error_features(seg, base))
+    base.update(_distribution_features(seg, base))
+    return {name: base[name] for name in FEATURES}
+
+
 def band_order(lightcurves: pd.DataFrame, params: dict) -> list[str]:
     """Bands in the order of ``params["bands"]`` if given, else sorted."""
     if params.get("bands"):

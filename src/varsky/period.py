@@ -39,14 +39,16 @@ oversampling``, as ``FAP = 1 − (1 − p)^N_eff``.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import finufft
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 from scipy.special import log_ndtr
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ DEFAULT_PERIOD_PARAMS = {
     "nufft_tolerance": 1e-7,
     "n_peaks": 3,
     "n_candidates": 10,
-    "refine_steps": 5,
+    "refine_steps": 3,
     "search": "candidates",
     "pdm_bins": 10,
     "ce_phase_bins": 10,
@@ -467,8 +469,7 @@ def pdm_normal_score(theta: np.ndarray, n_points: int, n_bins: int) -> np.ndarra
     theta = np.maximum(np.asarray(theta, dtype=float), 1e-12)
     ratio = (n_points - 1) / ((n_points - n_bins) * theta) - 1.0
     statistic = (n_points - n_bins) / (n_bins - 1) * np.maximum(ratio, 0.0)
-    log_p = stats.f.logsf(statistic, n_bins - 1, n_points - n_bins)
-    return _normal_score(log_p)
+    return _normal_score(special.fdtrc(n_bins - 1, n_points - n_bins, statistic))
 
 
 def entropy_normal_score(
@@ -487,13 +488,13 @@ def entropy_normal_score(
     share = share[share > 0]
     marginal = -np.sum(share * np.log(share))
     statistic = 2 * mag.size * np.maximum(marginal - np.asarray(entropy), 0.0)
-    log_p = stats.chi2.logsf(statistic, (n_phase_bins - 1) * (n_mag_bins - 1))
-    return _normal_score(log_p)
+    dof = (n_phase_bins - 1) * (n_mag_bins - 1)
+    return _normal_score(special.chdtrc(dof, statistic))
 
 
-def _normal_score(log_p: np.ndarray) -> np.ndarray:
-    """``Φ⁻¹(p)`` from ``ln p``, accurate for tiny ``p``."""
-    return stats.norm.ppf(np.exp(np.maximum(log_p, -700.0)))
+def _normal_score(p: np.ndarray) -> np.ndarray:
+    """``Φ⁻¹(p)``; ``−∞`` where ``p`` underflows to 0 (FAP then 0)."""
+    return special.ndtri(np.clip(p, 0.0, 1.0))
 
 
 def calibrated_fap(
@@ -542,17 +543,23 @@ def harmonic_flags(frequency: float, best: float, period: dict) -> list[str]:
     ``1 / P`` for a sampling period ``P`` in ``alias_periods``.
     """
     tolerance = float(period["alias_tolerance"])
-    flags = []
     ratio = frequency / best
-    top = int(period["max_harmonic"])
-    for n in range(1, top + 1):
-        for k in range(1, top + 1):
-            if n != k and np.gcd(n, k) == 1 and abs(ratio - n / k) <= tolerance * n / k:
-                flags.append(f"harmonic_{n}/{k}")
+    flags = [
+        f"harmonic_{n}/{k}"
+        for n, k in _harmonic_ratios(int(period["max_harmonic"]))
+        if abs(ratio - n / k) <= tolerance * n / k
+    ]
     for name, days in period["alias_periods"].items():
         if abs(abs(frequency - best) - 1.0 / days) <= tolerance / days:
             flags.append(f"sidelobe_{name}")
     return flags
+
+
+@lru_cache(maxsize=4)
+def _harmonic_ratios(top: int) -> tuple[tuple[int, int], ...]:
+    """Pairs ``(n, k)``, ``n ≠ k``, ``n, k ≤ top``, without common factor."""
+    pairs = itertools.product(range(1, top + 1), repeat=2)
+    return tuple((n, k) for n, k in pairs if n != k and math.gcd(n, k) == 1)
 
 
 def _flag_peaks(peaks: list[Peak], period: dict) -> list[Peak]:
