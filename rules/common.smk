@@ -50,7 +50,7 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 # Features shown in the per-class distribution figure, when present.
 DISTRIBUTION_FEATURES = [
     "period",
-    "amplitude_robust_R",
+    "robust_amplitude_R",
     "stetson_k_R",
     "von_neumann_eta_R",
     "skewness_R",

@@ -18,6 +18,7 @@ rule features:
     params:
         features=config["features"],
         bands=lambda wildcards: config["data"][wildcards.dataset]["bands"],
+        seed=config["seed"],
     script:
         "../scripts/features.py"
 

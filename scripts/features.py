@@ -6,6 +6,7 @@ from varsky.logs import setup_job_logging
 
 setup_job_logging(snakemake.log[0])
 params = dict(snakemake.params.features, bands=snakemake.params.bands)
+params["period"] = dict(params["period"], seed=snakemake.params.seed)
 
 features = extract_features(read_lightcurves(snakemake.input[0]), params)
 write_parquet(features, snakemake.output[0])

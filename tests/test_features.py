@@ -482,3 +482,57 @@ def test_median_buffer_range_percentage_matches_light_curve(survey):
     for t, m, e in curves:
         ours = ft.median_buffer_range_percentage(t, m, e, fraction=0.1)
         assert abs(ours - reference_value(feature, t, m, e)) <= 3 / m.size + 1e-12
+
+
+@pytest.mark.parametrize("survey", ["eros1", "crts"])
+def test_batch_features_equal_the_single_curve_functions(survey):
+    """The vectorised extractor computes exactly the documented functions."""
+    curves = eros_curves() if survey == "eros1" else crts_curves()
+    params = ft.feature_params({})
+    segments = ft.Segments(
+        np.concatenate([t for t, _, _ in curves]),
+        np.concatenate([m for _, m, _ in curves]),
+        np.concatenate([e for _, _, e in curves]),
+        np.cumsum([0] + [t.size for t, _, _ in curves[:-1]]),
+    )
+    batch = ft.batch_features(segments, params)
+    for i, (t, m, e) in enumerate(curves):
+        single = ft.band_features(t, m, e, params)
+        for name, value in single.items():
+            assert batch[name][i] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"min_points": 2}, "features.min_points = 2"),
+        ({"period": {"min_days": 5.0, "max_days": 1.0}}, "features.period.max_days"),
+        ({"period": {"search": "everything"}}, "features.period.search"),
+        ({"fourier_harmonics": 2}, "features.fourier_harmonics"),
+    ],
+)
+def test_bad_params_name_the_key(params, message):
+    with pytest.raises(ValueError, match=message):
+        ft.feature_params(params)
+
+
+def test_empty_shard_gives_the_columns():
+    empty = tidy({"a": {"R": sinusoid()}}).iloc[:0]
+    out = ft.extract_features(empty, {"bands": ["B", "R"]})
+    assert list(out.columns) == ft.output_columns(["B", "R"]) and out.empty
+
+
+def test_batch_features_with_very_uneven_lengths():
+    """One long curve among short ones takes the other sorting path."""
+    curves = [sinusoid(n=2000, seed=1)] + [sinusoid(n=20, seed=s) for s in range(2, 12)]
+    segments = ft.Segments(
+        np.concatenate([t for t, _, _ in curves]),
+        np.concatenate([m for _, m, _ in curves]),
+        np.concatenate([e for _, _, e in curves]),
+        np.cumsum([0] + [t.size for t, _, _ in curves[:-1]]),
+    )
+    params = ft.feature_params({})
+    batch = ft.batch_features(segments, params)
+    for i, (t, m, e) in enumerate(curves):
+        for name, value in ft.band_features(t, m, e, params).items():
+            assert batch[name][i] == pytest.approx(value, rel=1e-9, abs=1e-12), name

@@ -227,3 +227,51 @@ def test_lomb_scargle_backends_agree_on_eros1():
     ours = ps.lomb_scargle_power(t, m, e, grid)
     assert np.max(np.abs(ours - ps.lomb_scargle_power_nifty(t, m, e, grid))) < 1e-6
     assert np.max(np.abs(ours - ps.lomb_scargle_power_astropy(t, m, e, grid))) < 1e-6
+
+
+def test_period_recovery_on_eros1_stars():
+    """Adopted periods of the first 60 EROS-1 stars against the survey's own.
+
+    On 800 stars 78 % of RR Lyrae and 76 % of Cepheids are within 1 %, and
+    98 % and 93 % within 1 % of the reference, its ±1 sidereal-day aliases,
+    half or double; this checks the first 60 stars stay in that regime.
+    """
+    from varsky.features import extract_features
+
+    folder = DATA / "eros1"
+    if not (folder / "train.csv").exists():
+        pytest.skip(f"EROS-1 data not found in {folder}")
+    meta = pd.read_csv(folder / "train.csv", index_col=0, nrows=60)
+    curves = pd.read_csv(
+        folder / "train_varlength_features.csv.gz", index_col=0, nrows=60
+    )
+    rows = []
+    for star, row in curves.iterrows():
+        for band in "br":
+            t, m, e = (
+                parse_list_cell(row[f"{kind}_points_{band}"], where=kind)
+                for kind in ("time", "light", "error")
+            )
+            keep = (m < 24.9) & (e > 0) & (e <= 1)
+            order = np.argsort(t[keep], kind="stable")
+            t, m, e = t[keep][order], m[keep][order], e[keep][order]
+            first = np.concatenate([[True], np.diff(t) > 0])
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "source_id": star,
+                        "band": band.upper(),
+                        "time": t[first],
+                        "mag": m[first],
+                        "mag_err": e[first],
+                        "flags": np.zeros(first.sum(), dtype="int32"),
+                    }
+                )
+            )
+    found = extract_features(pd.concat(rows, ignore_index=True), {"bands": ["B", "R"]})
+    found = found.set_index("source_id")["period"]
+    reference = meta["period"] / meta["div_period"]
+    table = ps.period_recovery(found, reference, meta["type"])
+    pulsators = table.loc[[2.0, 3.0]]
+    share = (pulsators["exact"] * pulsators["n"]).sum() / pulsators["n"].sum()
+    assert share >= 0.65, table

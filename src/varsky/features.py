@@ -2,9 +2,12 @@
 
 Each feature is one function ``f(time, mag, mag_err) -> float`` of a single
 band's light curve (times in days, sorted and distinct; magnitudes; positive
-1-sigma magnitude errors), listed by name in :data:`FEATURES`.
-:func:`extract_features` applies them to every star and band of a tidy
-light-curve table and adds the period search and the colours between bands.
+1-sigma magnitude errors), listed by name in :data:`FEATURES`; these
+functions are the definitions. :func:`extract_features` computes the same
+values for every star and band of a shard at once (:func:`batch_features`,
+vectorised over light curves and tested equal to the functions), adds the
+period search of ``varsky.period``, the Fourier shape at the adopted period
+and the colours between bands.
 
 Notation in the docstrings: ``N`` points ``m_i`` with errors ``σ_i`` at times
 ``t_i``; ``m̄`` the arithmetic mean; ``s² = Σ (m_i − m̄)² / (N − 1)`` the
@@ -27,6 +30,7 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
+from scipy import special
 from scipy.special import log_ndtr
 
 from varsky import period as period_search
@@ -466,11 +470,25 @@ DEFAULT_PARAMS = {
 
 
 def feature_params(params: dict | None) -> dict:
-    """The feature parameters with defaults filled in."""
+    """The feature parameters with defaults filled in, checked.
+
+    Raises ``ValueError`` naming the key, its value and the allowed range.
+    """
     merged = dict(DEFAULT_PARAMS)
     merged.update({k: v for k, v in (params or {}).items() if k != "period"})
     merged["period"] = period_search.period_params(params)
+    _require(merged, "min_points", lambda v: int(v) >= 4, "an integer ≥ 4")
+    _require(merged, "fourier_harmonics", lambda v: int(v) >= 3, "an integer ≥ 3")
+    _require(merged, "amplitude_percentile", lambda v: 0 < v < 50, "in (0, 50)")
+    _require(merged, "buffer_range_fraction", lambda v: v > 0, "positive")
+    period_search.check_period_params(merged["period"])
     return merged
+
+
+def _require(params: dict, key: str, test, allowed: str) -> None:
+    """Raise a ``ValueError`` if ``params[key]`` fails ``test``."""
+    if not test(params[key]):
+        raise ValueError(f"features.{key} = {params[key]!r}: must be {allowed}")
 
 
 def band_problem(
@@ -552,9 +570,19 @@ class Segments:
     def sort_within(self, values: np.ndarray) -> np.ndarray:
         """``values`` sorted in increasing order inside each curve.
 
-        One sort of ``2c + (v − min_c) / (max_c − min_c)``, which keeps the
+        Curves of similar length are sorted as rows of one padded table,
+        which is faster than one long sort; very uneven lengths fall back to
+        one sort of ``2c + (v − min_c) / (max_c − min_c)``, which keeps the
         curves ``c`` apart and each curve's order.
         """
+        longest = int(self.count.max())
+        if longest * self.count.size <= 4 * values.size:
+            table = np.full((self.count.size, longest), np.inf)
+            table[self.curve, np.arange(values.size) - self.spread(self.starts)] = (
+                values
+            )
+            table.sort(axis=1)
+            return table[np.arange(longest) < self.count[:, None]]
         low = self.min(values)
         width = self.max(values) - low
         scale = np.divide(1.0, width, out=np.zeros_like(width), where=width > 0)
@@ -682,7 +710,11 @@ def _distribution_features(seg: Segments, base: dict) -> dict[str, np.ndarray]:
     z = (seg.sorted_mag - seg.spread(base["mean"])) / seg.spread(base["std"])
     rank = np.arange(m.size) - seg.spread(seg.starts)
     mirror = seg.spread(seg.starts + seg.count - 1) - rank
-    terms = (2 * rank + 1) * (log_ndtr(z) + log_ndtr(-z[mirror]))
+    tails = special.ndtr(z) * special.ndtr(-z[mirror])
+    log_tails = np.log(tails, out=np.full_like(tails, -np.inf), where=tails > 0)
+    deep = tails == 0  # beyond 37 σ: only log_ndtr resolves the tails
+    log_tails[deep] = log_ndtr(z[deep]) + log_ndtr(-z[mirror][deep])
+    terms = (2 * rank + 1) * log_tails
     statistic = -n - seg.sum(terms) / n
     return {
         "flux_asymmetry": (extremes_mean - base["median"]) / base["std"],
@@ -728,6 +760,8 @@ def _band_runs(lightcurves: pd.DataFrame):
     Stars come in order of first appearance; within a (star, band) the row
     order is kept, so unsorted times stay visible to :func:`band_problem`.
     """
+    if lightcurves.empty:
+        return
     star_code, stars = pd.factorize(lightcurves["source_id"].astype(str), sort=False)
     band_code, bands = pd.factorize(lightcurves["band"].astype(str), sort=False)
     order = np.lexsort((band_code, star_code))
@@ -763,22 +797,20 @@ def _star_grid(curves: dict[str, tuple], period: dict):
     return period_search.frequency_grid(baseline, period)
 
 
-def star_features(
+def star_periods(
     star: str, curves: dict[str, tuple[np.ndarray, ...]], params: dict
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """Features of one star from its valid bands' ``(time, mag, mag_err)``.
+    """Period features of one star from its valid bands' ``(time, mag, mag_err)``.
 
-    Returns the float values by output column and the string columns
-    ``period_method`` and ``period_flags``.
+    Returns the float values by output column (``period_<band>``,
+    ``period_power_<band>``, the Fourier terms, ``period``, ``period_fap``)
+    and the string columns ``period_method`` and ``period_flags``.
     """
     period = params["period"]
     values: dict[str, float] = {}
     searches = {}
     grid = _star_grid(curves, period)
     for band, (t, m, e) in curves.items():
-        values.update(
-            {f"{k}_{band}": v for k, v in band_features(t, m, e, params).items()}
-        )
         rng = _band_seed(period["seed"], star, band)
         searches[band] = period_search.search_band(t, m, e, period, rng, grid)
         best = searches[band].peaks["lomb_scargle"][0]
@@ -798,6 +830,36 @@ def star_features(
         "period_method": chosen.method,
         "period_flags": ",".join(chosen.flags),
     }
+
+
+def _fill_band_features(
+    table: pd.DataFrame, curves: dict[str, dict[str, tuple]], params: dict
+) -> None:
+    """Fill ``<feature>_<band>`` in place for all valid curves in one batch.
+
+    ``table`` rows follow the order of ``curves``' stars.
+    """
+    where = [
+        (row, band, t, m, e)
+        for row, per_band in enumerate(curves.values())
+        for band, (t, m, e) in per_band.items()
+    ]
+    if not where:
+        return
+    sizes = [len(t) for _, _, t, _, _ in where]
+    segments = Segments(
+        np.concatenate([t for _, _, t, _, _ in where]),
+        np.concatenate([m for _, _, _, m, _ in where]),
+        np.concatenate([e for _, _, _, _, e in where]),
+        np.concatenate([[0], np.cumsum(sizes)[:-1]]),
+    )
+    values = batch_features(segments, params)
+    rows = np.array([row for row, *_ in where])
+    bands = np.array([band for _, band, *_ in where])
+    for band in np.unique(bands):
+        chosen = bands == band
+        for name, column in values.items():
+            table.loc[rows[chosen], f"{name}_{band}"] = column[chosen]
 
 
 def _colours(table: pd.DataFrame, bands: list[str]) -> None:
@@ -873,12 +935,13 @@ def extract_features(
         missing = [b for b in bands if b not in seen[star]]
         if missing:
             reasons[star].insert(0, f"{', '.join(missing)}: no observations")
-        values, text = star_features(star, curves[star], params)
+        values, text = star_periods(star, curves[star], params)
         rows.append(values)
         strings.append({**text, "reason": "; ".join(reasons[star])})
 
     table = pd.DataFrame(rows, index=range(len(stars)), columns=columns[1:-3])
     table = table.astype("float64")
+    _fill_band_features(table, curves, params)
     _colours(table, bands)
     table.insert(0, "source_id", pd.Series(stars, dtype=str))
     if positions is not None:

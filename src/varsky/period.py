@@ -151,6 +151,43 @@ def period_params(params: dict | None) -> dict:
     return merged
 
 
+def check_period_params(period: dict) -> None:
+    """Raise ``ValueError`` naming a ``features.period`` key that is out of range."""
+    checks = [
+        ("min_days", period["min_days"] > 0, "positive"),
+        ("max_days", period["max_days"] > period["min_days"], "above min_days"),
+        ("oversampling", period["oversampling"] >= 1, "at least 1"),
+        (
+            "backend",
+            period["backend"] in LOMB_SCARGLE_BACKENDS,
+            "one of " + ", ".join(LOMB_SCARGLE_BACKENDS),
+        ),
+        ("search", period["search"] in ("candidates", "full"), "candidates or full"),
+        ("nufft_tolerance", 0 < period["nufft_tolerance"] < 1e-2, "in (0, 0.01)"),
+        ("n_peaks", int(period["n_peaks"]) >= 1, "an integer ≥ 1"),
+        (
+            "n_candidates",
+            int(period["n_candidates"]) >= int(period["n_peaks"]),
+            "an integer ≥ n_peaks",
+        ),
+        ("refine_steps", int(period["refine_steps"]) >= 0, "an integer ≥ 0"),
+        ("pdm_bins", int(period["pdm_bins"]) >= 2, "an integer ≥ 2"),
+        ("ce_phase_bins", int(period["ce_phase_bins"]) >= 2, "an integer ≥ 2"),
+        ("ce_mag_bins", int(period["ce_mag_bins"]) >= 2, "an integer ≥ 2"),
+        ("fap_trials", int(period["fap_trials"]) >= 2, "an integer ≥ 2"),
+        ("alias_tolerance", 0 < period["alias_tolerance"] < 0.5, "in (0, 0.5)"),
+        ("max_harmonic", int(period["max_harmonic"]) >= 2, "an integer ≥ 2"),
+        ("double_period_ratio", 0 < period["double_period_ratio"] <= 1, "in (0, 1]"),
+        ("double_min_cycles", period["double_min_cycles"] >= 0, "≥ 0"),
+        ("fap_threshold", 0 <= period["fap_threshold"] <= 1, "in [0, 1]"),
+    ]
+    for key, good, allowed in checks:
+        if not good:
+            raise ValueError(
+                f"features.period.{key} = {period[key]!r}: must be {allowed}"
+            )
+
+
 # --------------------------------------------------------------------------- #
 # Grid
 # --------------------------------------------------------------------------- #
