@@ -147,3 +147,69 @@ def test_no_network_and_no_mirror_names_the_option(tmp_path):
     assert result.returncode != 0
     assert "download_mirror" in result.stdout + result.stderr
     assert not (tmp_path / "results" / "eros1" / "download" / "manifest.json").exists()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def open_each_result(page, url: str) -> dict[str, str]:
+    """Click every result of every category; return {result: what it showed}."""
+    page.goto(url)
+    sidebar = page.inner_text("body").split("RESULTS", 1)[1]
+    categories = [c for c in sidebar.strip().split("\n\n")[0].split("\n") if c]
+    shown = {}
+    for category in categories:
+        page.goto(url)
+        page.get_by_role("link", name=category, exact=True).click()
+        for i in range(page.locator("tbody tr").count()):
+            page.goto(url)
+            page.get_by_role("link", name=category, exact=True).click()
+            row = page.locator("tbody tr").nth(i)
+            name = f"{category}: {row.inner_text().strip()}"
+            row.locator("a[iconname=eye]").click()
+            page.wait_for_timeout(300)
+            widths = [
+                img.evaluate(
+                    "e => e.src.startsWith('data:image/png') ? e.naturalWidth : 0"
+                )
+                for img in page.locator("img").all()
+            ]
+            if max(widths, default=0) > 100:
+                shown[name] = "figure"
+            elif page.locator("iframe").count():
+                shown[name] = "page"
+            else:
+                shown[name] = "table" if page.locator("table").count() else "nothing"
+    return shown
+
+
+def test_report_opens_in_a_browser(finished_run):
+    """Every figure and table of the report loads in Chromium, without errors."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    report = finished_run / "results" / "report.html"
+    if not report.exists():
+        snakemake(finished_run, "--report", "results/report.html")
+
+    errors = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else 0)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        shown = open_each_result(page, report.as_uri())
+        page.goto(report.as_uri())
+        page.screenshot(path=str(finished_run / "results" / "report.png"))
+        browser.close()
+
+    assert (
+        shown["Classification: results/eros1/figures/confusion_matrix.png"] == "figure"
+    )
+    assert shown["Provenance: results/provenance/provenance.html"] == "page"
+    assert [name for name, what in shown.items() if what == "nothing"] == []
+    assert errors == []
+    assert (finished_run / "results" / "report.png").stat().st_size > 10_000
