@@ -1,0 +1,420 @@
+"""Readers of survey layouts: VVV/VIRAC2 and the Catalina Sky Survey.
+
+Each reader turns a survey's own files into the tidy light-curve table and the
+labels table of :mod:`varsky.io`. The labels table of these surveys carries,
+besides :data:`varsky.io.LABEL_COLUMNS`, the position of each star (``ra``,
+``dec`` and Galactic ``gal_l``, ``gal_b``, in degrees, NaN when unknown) and
+``read_error``: empty, or why the star's file could not be read. A file that
+cannot be read fails that star only; the others go on.
+
+VIRAC2 (Smith et al. 2025, MNRAS 536, 3707, doi:10.1093/mnras/stae2653) is the
+astrometric and photometric catalogue of the VISTA Variables in the Via Lactea
+survey (Minniti et al. 2010, doi:10.1016/j.newast.2009.12.002). Its light
+curves come either as one CSV file per source in the ``AAA/BBB/<sourceid>.csv``
+tree (the first three and next three digits of the source id) or as one FITS
+table with a ``source_id`` column. One row is one epoch in the band named by
+``filter``; only that band's ``<band>_mag``/``<band>_err`` hold values, and
+``detected = 0`` marks a non-detection.
+
+The per-epoch quality cuts of the literature that need columns the tidy table
+does not keep (PSF-fit ``chi`` and astrometric ``ast_res_chisq``) are applied
+here by setting bits of the ``flags`` column (:data:`varsky.clean.FLAG_REASONS`);
+the clean stage drops flagged epochs and counts them per star and band under
+the bit's name, beside its own cuts.
+
+Catalina (Drake et al. 2009, ApJ 696, 870, doi:10.1088/0004-637X/696/1/870)
+light curves come as one CSV file per source in the CRTS data-release layout;
+the survey is unfiltered, calibrated to V. The class may be given by the file
+name prefix (``rr_lyrae_<MasterID>.csv``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+
+from varsky import io
+from varsky.clean import FLAG_BITS
+
+log = logging.getLogger(__name__)
+
+POSITION_COLUMNS = ["ra", "dec", "gal_l", "gal_b"]
+SURVEY_LABEL_COLUMNS = [*io.LABEL_COLUMNS, *POSITION_COLUMNS, "read_error"]
+
+#: VIRAC2 band name (``filter``) to the prefix of its magnitude columns.
+VIRAC2_BANDS = {"Z": "z", "Y": "y", "J": "j", "H": "h", "Ks": "ks"}
+VIRAC2_COLUMNS = [
+    "mjd",
+    "filter",
+    "detected",
+    "chi",
+    "ast_res_chisq",
+    *(f"{p}_{kind}" for p in VIRAC2_BANDS.values() for kind in ("mag", "err")),
+]
+#: Default thresholds of the read-time cuts (``data.<name>.quality``).
+VIRAC2_QUALITY = {"max_chi": 10.0, "max_ast_res_chisq": 20.0}
+
+CRTS_COLUMNS = ["MasterID", "Mag", "Magerr", "MJD", "RA", "Dec"]
+
+
+# --------------------------------------------------------------------------- #
+# Shared pieces
+# --------------------------------------------------------------------------- #
+def galactic(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Galactic longitude and latitude (degrees) of ICRS positions (degrees)."""
+    coords = SkyCoord(ra=np.asarray(ra) * u.deg, dec=np.asarray(dec) * u.deg)
+    return coords.galactic.l.deg, coords.galactic.b.deg
+
+
+def survey_labels(
+    source_ids: list[str],
+    *,
+    class_names: list | None = None,
+    errors: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Labels of a survey read in place: every star in ``train``, no positions.
+
+    Unlabelled stars (class NaN) get the split ``unlabelled``; the ingest
+    stage draws the test split of labelled data.
+    """
+    classes = class_names if class_names is not None else [np.nan] * len(source_ids)
+    labels = pd.DataFrame(
+        {
+            "source_id": pd.Series(source_ids, dtype=str),
+            "class_name": pd.Series(classes, dtype=object),
+            "reference_period": np.nan,
+        }
+    )
+    labels["split"] = np.where(labels["class_name"].notna(), "train", "unlabelled")
+    for column in POSITION_COLUMNS:
+        labels[column] = np.nan
+    labels["read_error"] = labels["source_id"].map(errors or {}).fillna("")
+    return labels[SURVEY_LABEL_COLUMNS]
+
+
+def _check_columns(frame: pd.DataFrame, required: list[str], where: str) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise io.InputError(f"{where}: missing columns {missing}")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file as a frame; an empty file or bad CSV raises InputError."""
+    if path.stat().st_size == 0:
+        raise io.InputError(f"{path}: empty file")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+        raise io.InputError(f"{path}: not a readable CSV table ({err})") from None
+
+
+def _log_failures(errors: dict[str, str], survey: str, n_read: int) -> None:
+    for message in errors.values():
+        log.warning("%s: source not read: %s", survey, message)
+    log.info("%s: read %d sources, %d failed", survey, n_read, len(errors))
+
+
+# --------------------------------------------------------------------------- #
+# VIRAC2
+# --------------------------------------------------------------------------- #
+def virac2_epochs(
+    table: pd.DataFrame, where: str, quality: dict, first_line: int = 2
+) -> pd.DataFrame:
+    """Tidy rows (without ``source_id``) of one VIRAC2 source's epochs.
+
+    The magnitude and error of each row are taken from the columns of the band
+    named in ``filter``. ``flags`` gets the bit ``non_detection`` where
+    ``detected`` is 0, ``high_psf_chi`` where ``chi >= max_chi`` and
+    ``high_astrometric_chisq`` where ``ast_res_chisq >= max_ast_res_chisq``
+    (a NaN ``chi`` or ``ast_res_chisq`` of a detection fails its cut too).
+
+    Raises
+    ------
+    varsky.io.InputError
+        Naming ``where`` and the missing columns, or the line (counting from
+        ``first_line`` for the first row) of a band not in VIRAC2.
+    """
+    _check_columns(table, VIRAC2_COLUMNS, where)
+    band = table["filter"].astype(str).str.strip()
+    unknown = ~band.isin(list(VIRAC2_BANDS))
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise io.InputError(
+            f"{where}, line {row + first_line}: filter {band.iloc[row]!r} is not a "
+            f"VIRAC2 band {list(VIRAC2_BANDS)}"
+        )
+
+    mag = np.full(len(table), np.nan)
+    err = np.full(len(table), np.nan)
+    for name, prefix in VIRAC2_BANDS.items():
+        rows = (band == name).to_numpy()
+        mag[rows] = pd.to_numeric(table[f"{prefix}_mag"], errors="coerce").to_numpy()[
+            rows
+        ]
+        err[rows] = pd.to_numeric(table[f"{prefix}_err"], errors="coerce").to_numpy()[
+            rows
+        ]
+
+    detected = pd.to_numeric(table["detected"], errors="coerce").fillna(0).to_numpy()
+    chi = pd.to_numeric(table["chi"], errors="coerce").to_numpy()
+    ast = pd.to_numeric(table["ast_res_chisq"], errors="coerce").to_numpy()
+    flags = np.zeros(len(table), dtype="int32")
+    flags[detected == 0] |= FLAG_BITS["non_detection"]
+    with np.errstate(invalid="ignore"):
+        flags[~(chi < quality["max_chi"])] |= FLAG_BITS["high_psf_chi"]
+        flags[~(ast < quality["max_ast_res_chisq"])] |= FLAG_BITS[
+            "high_astrometric_chisq"
+        ]
+    # A non-detection has no chi to judge; count it once, as a non-detection.
+    flags[detected == 0] = FLAG_BITS["non_detection"]
+    return pd.DataFrame(
+        {
+            "band": band.to_numpy(),
+            "time": pd.to_numeric(table["mjd"], errors="coerce").to_numpy(),
+            "mag": mag,
+            "mag_err": err,
+            "flags": flags,
+        }
+    )
+
+
+def read_virac2_csv(path: str | Path, quality: dict) -> pd.DataFrame:
+    """Tidy rows of one per-source VIRAC2 CSV file; ``source_id`` from its name."""
+    path = Path(path)
+    rows = virac2_epochs(_read_csv(path), str(path), quality)
+    rows.insert(0, "source_id", path.stem)
+    return rows
+
+
+def _fits_table(path: Path) -> pd.DataFrame:
+    """The first binary or ASCII table of a FITS file as a frame."""
+    try:
+        with fits.open(path, memmap=False) as hdus:
+            for hdu in hdus:
+                if isinstance(hdu, fits.BinTableHDU | fits.TableHDU):
+                    data = hdu.data
+                    columns = {}
+                    for name in hdu.columns.names:
+                        values = np.asarray(data[name])
+                        if values.dtype.kind == "S":
+                            values = np.char.decode(values, "ascii")
+                        elif values.dtype.byteorder not in ("=", "|"):
+                            values = values.astype(values.dtype.newbyteorder("="))
+                        columns[name] = values
+                    return pd.DataFrame(columns)
+    except OSError as err:
+        raise io.InputError(f"{path}: not a readable FITS file ({err})") from None
+    raise io.InputError(f"{path}: no table extension (not a FITS table)")
+
+
+def read_virac2_fits(
+    path: str | Path, quality: dict
+) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """Tidy rows of a single-table VIRAC2 FITS file of many sources.
+
+    Returns the rows, the failed sources (source id to message) and every
+    source id in file order. A source whose rows are bad fails alone; a file
+    without the ``source_id`` column or without a table fails as a whole.
+    """
+    path = Path(path)
+    table = _fits_table(path)
+    _check_columns(table, ["source_id"], str(path))
+    ids = table["source_id"].astype(str)
+    order = list(pd.unique(ids))
+    parts, errors = [], {}
+    for source_id in order:
+        rows_at = np.flatnonzero((ids == source_id).to_numpy())
+        where = f"{path}, source {source_id}"
+        try:
+            rows = virac2_epochs(
+                table.iloc[rows_at].reset_index(drop=True), where, quality
+            )
+        except io.InputError as err:
+            errors[source_id] = str(err)
+            continue
+        rows.insert(0, "source_id", source_id)
+        parts.append(rows)
+    return _concat(parts), errors, order
+
+
+def read_virac2_positions(path: str | Path) -> pd.DataFrame:
+    """Positions of VIRAC2 sources: ``source_id``, ra, dec, gal_l, gal_b (deg).
+
+    Reads a FITS table (or CSV) with ``sourceid``, ``ra`` and ``dec``; Galactic
+    coordinates come from its ``l`` and ``b`` columns when present, else are
+    computed from ra and dec.
+    """
+    path = Path(path)
+    table = (
+        _read_csv(path) if path.suffix.lower() == ".csv" else _fits_table(path)
+    ).rename(columns={"sourceid": "source_id"})
+    _check_columns(table, ["source_id", "ra", "dec"], str(path))
+    positions = pd.DataFrame(
+        {
+            "source_id": table["source_id"].astype(str),
+            "ra": table["ra"].astype(float),
+            "dec": table["dec"].astype(float),
+        }
+    )
+    if {"l", "b"} <= set(table.columns):
+        positions["gal_l"] = table["l"].astype(float).to_numpy()
+        positions["gal_b"] = table["b"].astype(float).to_numpy()
+    else:
+        positions["gal_l"], positions["gal_b"] = galactic(
+            positions["ra"], positions["dec"]
+        )
+    return positions.drop_duplicates("source_id")
+
+
+def read_virac2(
+    source_dir: Path, manifest: dict, spec: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read VIRAC2 light curves (CSV tree or FITS table) and optional positions.
+
+    ``spec["lightcurves"]`` (relative to ``source_dir``) is either a folder,
+    searched for ``*.csv`` files at any depth, or a FITS file. ``spec["quality"]``
+    holds the read-time thresholds (:data:`VIRAC2_QUALITY`), ``spec["positions"]``
+    an optional positions table. ``max_stars`` keeps the first N sources.
+    """
+    quality = {**VIRAC2_QUALITY, **(spec.get("quality") or {})}
+    target = Path(source_dir) / spec.get("lightcurves", "light_curves")
+    max_stars = spec.get("max_stars")
+
+    if target.is_dir():
+        files = sorted(target.rglob("*.csv"), key=lambda p: p.stem)[:max_stars]
+        order = [p.stem for p in files]
+        parts, errors = [], {}
+        for path in files:
+            try:
+                parts.append(read_virac2_csv(path, quality))
+            except io.InputError as err:
+                errors[path.stem] = str(err)
+        lightcurves = _concat(parts)
+    elif target.is_file():
+        lightcurves, errors, order = read_virac2_fits(target, quality)
+        order = order[:max_stars]
+        lightcurves = lightcurves[lightcurves["source_id"].isin(order)]
+    else:
+        raise io.InputError(f"{target}: no such folder or FITS file of light curves")
+
+    _log_failures(errors, "VIRAC2", len(order))
+    labels = survey_labels(order, errors=errors)
+    if spec.get("positions"):
+        labels = _attach_positions(
+            labels, read_virac2_positions(Path(source_dir) / spec["positions"])
+        )
+    return lightcurves, labels
+
+
+def _attach_positions(labels: pd.DataFrame, positions: pd.DataFrame) -> pd.DataFrame:
+    located = labels.drop(columns=POSITION_COLUMNS).merge(
+        positions, on="source_id", how="left"
+    )
+    missing = int(located["ra"].isna().sum())
+    if missing:
+        log.warning("%d sources have no row in the positions table", missing)
+    return located[SURVEY_LABEL_COLUMNS]
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if parts:
+        return pd.concat(parts, ignore_index=True)
+    return io.LIGHTCURVE_SCHEMA.empty_table().to_pandas()
+
+
+# --------------------------------------------------------------------------- #
+# Catalina
+# --------------------------------------------------------------------------- #
+CRTS_NAME = re.compile(r"^(?P<prefix>.*?)_?(?P<master_id>\d+)$")
+
+
+def crts_class(path: Path, class_names: dict[str, str]) -> str:
+    """The varsky class of a Catalina file from its name prefix.
+
+    ``w_uma_1001005029084.csv`` has prefix ``w_uma``, mapped by ``class_names``.
+    """
+    match = CRTS_NAME.match(path.stem)
+    prefix = match["prefix"] if match else ""
+    if prefix not in class_names:
+        raise io.InputError(
+            f"{path}: file name prefix {prefix!r} is not in the dataset's "
+            f"class_names {sorted(class_names)}"
+        )
+    return class_names[prefix]
+
+
+def read_crts_csv(path: str | Path, band: str) -> tuple[str, pd.DataFrame, tuple]:
+    """One Catalina light curve: its MasterID, tidy rows and median (ra, dec).
+
+    The survey's ``Flags`` (SExtractor flags, mostly 2 for a neighbour nearby)
+    are not quality cuts and are not kept: ``flags`` is 0.
+    """
+    path = Path(path)
+    table = _read_csv(path)
+    _check_columns(table, CRTS_COLUMNS, str(path))
+    ids = table["MasterID"].astype(str).unique()
+    if len(ids) != 1:
+        raise io.InputError(
+            f"{path}: column 'MasterID' holds {len(ids)} sources, expected one"
+        )
+    rows = pd.DataFrame(
+        {
+            "source_id": ids[0],
+            "band": band,
+            "time": pd.to_numeric(table["MJD"], errors="coerce"),
+            "mag": pd.to_numeric(table["Mag"], errors="coerce"),
+            "mag_err": pd.to_numeric(table["Magerr"], errors="coerce"),
+            "flags": 0,
+        }
+    )
+    position = (float(table["RA"].median()), float(table["Dec"].median()))
+    return ids[0], rows, position
+
+
+def read_crts(
+    source_dir: Path, manifest: dict, spec: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a folder of Catalina CSV files (one per source).
+
+    With ``spec["class_from_filename"]`` the class is the file-name prefix
+    mapped through ``spec["class_names"]``; otherwise the stars are unlabelled.
+    The band is the first of ``spec["bands"]``. The source id is the MasterID,
+    or the file name for a file that cannot be read.
+    """
+    band = spec["bands"][0]
+    labelled = bool(spec.get("class_from_filename"))
+    class_names = spec.get("class_names") or {}
+    files = sorted(Path(source_dir).glob("*.csv"))[: spec.get("max_stars")]
+
+    ids, classes, positions, parts, errors = [], [], [], [], {}
+    for path in files:
+        try:
+            name = crts_class(path, class_names) if labelled else np.nan
+            source_id, rows, position = read_crts_csv(path, band)
+        except io.InputError as err:
+            errors[path.stem] = str(err)
+            ids.append(path.stem)
+            classes.append(np.nan)
+            positions.append((np.nan, np.nan))
+            continue
+        ids.append(source_id)
+        classes.append(name)
+        positions.append(position)
+        parts.append(rows)
+
+    _log_failures(errors, "Catalina", len(files))
+    labels = survey_labels(ids, class_names=classes, errors=errors)
+    ra, dec = np.array(positions, dtype=float).reshape(-1, 2).T
+    labels["ra"], labels["dec"] = ra, dec
+    labels["gal_l"], labels["gal_b"] = galactic(ra, dec)
+    if labelled:
+        # A star that could not be read has no class; it stays listed, unused.
+        labels.loc[labels["read_error"] != "", "split"] = "unlabelled"
+    return _concat(parts), labels
