@@ -41,6 +41,8 @@ CLEAN_REPORT = f"{RESULTS}/clean/reports/{{shard}}.parquet"
 FEATURES_SHARD = f"{RESULTS}/features/shards/{{shard}}.parquet"
 FEATURES = f"{RESULTS}/features/features.parquet"
 CLASSIFICATION = f"{RESULTS}/classification"
+SURVEY_FEATURES = f"{RESULTS}/features/survey_features.parquet"
+TRANSFER = f"{RESULTS}/classification/transfer"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -60,6 +62,28 @@ def dataset_spec(wildcards):
     return config["data"][wildcards.dataset]
 
 
+def get_clean_params(wildcards):
+    """The global clean settings with the dataset's own `clean` merged over them."""
+    from varsky.clean import merged_params
+
+    return merged_params(config["clean"], dataset_spec(wildcards).get("clean"))
+
+
+def get_variability_bands(wildcards):
+    """Bands the variability features and periods are computed on."""
+    spec = dataset_spec(wildcards)
+    return spec.get("variability_bands") or spec["bands"]
+
+
+def get_model_source(template):
+    """Input function: ``template`` for the dataset named in ``model_from``."""
+
+    def inputs(wildcards):
+        return template.format(dataset=dataset_spec(wildcards)["model_from"]["dataset"])
+
+    return inputs
+
+
 def get_shards(wildcards):
     """Shard names of a dataset, known once its ingest checkpoint has run."""
     shard_dir = checkpoints.ingest.get(dataset=wildcards.dataset).output.shards
@@ -77,7 +101,14 @@ def get_per_shard(template):
 
 
 def get_final_outputs(wildcards):
-    targets = [
+    """Every dataset's final files.
+
+    A dataset classified by another dataset's model (``model_from``) gets its
+    survey feature table, the mapped model's predictions and cross-survey
+    scores, and its light curves in every band; any other dataset is trained
+    and scored on its own labels.
+    """
+    own_labels = [
         f"{CLASSIFICATION}/metrics.json",
         f"{RESULTS}/clean/rejected.csv",
         f"{FIGURES}/examples_raw.png",
@@ -85,4 +116,15 @@ def get_final_outputs(wildcards):
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
     ]
-    return expand(targets, dataset=config["datasets"])
+    other_model = [
+        SURVEY_FEATURES,
+        f"{TRANSFER}/cross_survey_metrics.json",
+        f"{RESULTS}/clean/rejected.csv",
+        f"{FIGURES}/survey_lightcurves_raw.png",
+        f"{FIGURES}/survey_lightcurves_folded.png",
+    ]
+    targets = []
+    for name in config["datasets"]:
+        chosen = other_model if config["data"][name].get("model_from") else own_labels
+        targets += expand(chosen, dataset=name)
+    return targets

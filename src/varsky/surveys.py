@@ -95,7 +95,8 @@ def survey_labels(
     labels["split"] = np.where(labels["class_name"].notna(), "train", "unlabelled")
     for column in POSITION_COLUMNS:
         labels[column] = np.nan
-    labels["read_error"] = labels["source_id"].map(errors or {}).fillna("")
+    errors = errors or {}
+    labels["read_error"] = [errors.get(s, "") for s in labels["source_id"]]
     return labels[SURVEY_LABEL_COLUMNS]
 
 
@@ -418,3 +419,61 @@ def read_crts(
         # A star that could not be read has no class; it stays listed, unused.
         labels.loc[labels["read_error"] != "", "split"] = "unlabelled"
     return _concat(parts), labels
+
+
+# --------------------------------------------------------------------------- #
+# Multi-band summary
+# --------------------------------------------------------------------------- #
+def multiband_summary(
+    lightcurves: pd.DataFrame, bands: list[str], labels: pd.DataFrame
+) -> pd.DataFrame:
+    """Per-star epochs and median magnitude of every band, colours, position.
+
+    Columns: ``source_id``; ``n_epochs_<band>`` (kept epochs, 0 when none) and
+    ``median_<band>`` (median magnitude, NaN when no epoch) for each band;
+    ``color_<b1>_<b2> = median_<b1> − median_<b2>`` for bands adjacent in
+    wavelength; ``gal_l`` and ``gal_b`` (degrees, NaN when unknown). Every
+    kept epoch counts, however few: a band too sparse for variability features
+    (VVV observes Z, Y, J and H a handful of times) still gives its median.
+    """
+    good = lightcurves[lightcurves["flags"] == 0]
+    grouped = good.groupby(["source_id", "band"], sort=False)["mag"]
+    counts = grouped.size().unstack("band")
+    medians = grouped.median().unstack("band")
+
+    stars = pd.Index(pd.unique(lightcurves["source_id"].astype(str)), name="source_id")
+    summary = pd.DataFrame(index=stars)
+    for band in bands:
+        n = counts[band] if band in counts else pd.Series(dtype=float)
+        summary[f"n_epochs_{band}"] = n.reindex(stars).fillna(0).astype("int64")
+        m = medians[band] if band in medians else pd.Series(dtype=float)
+        summary[f"median_{band}"] = m.reindex(stars).astype("float64")
+    for blue, red in zip(bands, bands[1:], strict=False):
+        summary[f"color_{blue}_{red}"] = (
+            summary[f"median_{blue}"] - summary[f"median_{red}"]
+        )
+
+    located = labels.set_index("source_id").reindex(stars)
+    for column in ("gal_l", "gal_b"):
+        values = located[column] if column in located else np.nan
+        summary[column] = np.asarray(values, dtype="float64")
+    return summary.reset_index()
+
+
+def survey_feature_table(
+    features: pd.DataFrame, summary: pd.DataFrame
+) -> pd.DataFrame:
+    """The feature table with the multi-band summary's columns joined on.
+
+    A summary column of the same name as a feature column (the median and
+    colour of the variability bands) replaces it where the feature is NaN:
+    the summary keeps bands too sparse for the variability features.
+    """
+    table = features.merge(summary, on="source_id", how="outer", suffixes=("", "__s"))
+    for column in [c for c in table if c.endswith("__s")]:
+        name = column[: -len("__s")]
+        table[name] = table[name].fillna(table[column])
+        table = table.drop(columns=column)
+    if "reason" in table:
+        table["reason"] = table["reason"].fillna("no variability features")
+    return table
