@@ -20,6 +20,7 @@ include: "rules/features.smk"
 include: "rules/classify.smk"
 include: "rules/figures.smk"
 include: "rules/surveys.smk"
+include: "rules/gaia.smk"
 
 
 rule all:

@@ -43,6 +43,8 @@ FEATURES = f"{RESULTS}/features/features.parquet"
 CLASSIFICATION = f"{RESULTS}/classification"
 SURVEY_FEATURES = f"{RESULTS}/features/survey_features.parquet"
 TRANSFER = f"{RESULTS}/classification/transfer"
+GAIA = f"{RESULTS}/gaia"
+GAIA_LABELS = f"{GAIA}/labels.parquet"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -125,6 +127,11 @@ def get_final_outputs(wildcards):
     ]
     targets = []
     for name in config["datasets"]:
-        chosen = other_model if config["data"][name].get("model_from") else own_labels
+        spec = config["data"][name]
+        chosen = other_model if spec.get("model_from") else own_labels
+        if spec.get("gaia"):
+            chosen = [*chosen, GAIA_LABELS]
+            if spec["gaia"]["epoch_photometry"]:
+                chosen.append(f"{GAIA}/epoch_photometry.parquet")
         targets += expand(chosen, dataset=name)
     return targets

@@ -35,7 +35,9 @@ class StandIn(BaseHTTPRequestHandler):
         form = parse_qs(self.rfile.read(length).decode())
         self.server.requests.append(form)
         fmt = form["FORMAT"][0]
-        name = self.server.answers.get(fmt, f"cone.{'vot' if fmt == 'votable' else fmt}")
+        name = self.server.answers.get(
+            fmt, f"cone.{'vot' if fmt == 'votable' else fmt}"
+        )
         self._reply(RESPONSES / name)
 
     def do_GET(self):

@@ -119,7 +119,10 @@ def test_virac2_literature_cuts_count_what_each_removed(virac2_dir):
     assert ks["n_read"] == 163
     assert ks["n_high_astrometric_chisq"] == 1
     assert ks["n_non_detection"] == 0
-    assert ks["n_kept"] + ks[[f"n_{r}" for r in ("large_error", "error_clipped")]].sum() == 162
+    assert (
+        ks["n_kept"] + ks[[f"n_{r}" for r in ("large_error", "error_clipped")]].sum()
+        == 162
+    )
     assert report.set_index("band").loc["J", "n_non_detection"] == 1
 
 
@@ -176,7 +179,9 @@ def test_error_clip_drops_only_errors_far_above_the_median():
         ("", "empty file"),
     ],
 )
-def test_a_bad_virac2_csv_fails_that_source_only(tmp_path, virac2_dir, content, expected):
+def test_a_bad_virac2_csv_fails_that_source_only(
+    tmp_path, virac2_dir, content, expected
+):
     tree = tmp_path / "light_curves"
     good = tree / STAR[:3] / STAR[3:6] / f"{STAR}.csv"
     good.parent.mkdir(parents=True)
@@ -216,7 +221,11 @@ def test_crts_classes_come_from_the_file_names(crts_dir):
     assert counts == {"rr_lyrae": 16, "eclipsing_binary": 8, "delta_scuti": 6}
     first = pd.read_csv(crts_dir / "rr_lyrae_1001004012176.csv").iloc[0]
     star = lightcurves[lightcurves["source_id"] == "1001004012176"].iloc[0]
-    assert (star["band"], star["time"], star["mag"]) == ("V", first["MJD"], first["Mag"])
+    assert (star["band"], star["time"], star["mag"]) == (
+        "V",
+        first["MJD"],
+        first["Mag"],
+    )
     assert star["mag_err"] == first["Magerr"]
 
 
@@ -264,7 +273,9 @@ def test_multiband_summary_takes_every_band_however_sparse():
             }
         )
     )
-    labels = pd.DataFrame({"source_id": ["a", "b"], "gal_l": [10.0, 20.0], "gal_b": [-1.0, 2.0]})
+    labels = pd.DataFrame(
+        {"source_id": ["a", "b"], "gal_l": [10.0, 20.0], "gal_b": [-1.0, 2.0]}
+    )
     summary = multiband_summary(lc, ["J", "H", "Ks"], labels).set_index("source_id")
 
     assert summary.loc["a", "median_J"] == pytest.approx(15.2)

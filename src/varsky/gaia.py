@@ -223,7 +223,10 @@ class Archive:
         }
         self._save_manifest()
         log.info(
-            "%s: %d bytes in %.2f s", path.name, len(content), time.monotonic() - started
+            "%s: %d bytes in %.2f s",
+            path.name,
+            len(content),
+            time.monotonic() - started,
         )
         return content, path
 
@@ -234,7 +237,9 @@ class Archive:
                 if method == "POST":
                     answer = self.session.post(url, data=params, timeout=self.timeout_s)
                 else:
-                    answer = self.session.get(url, params=params, timeout=self.timeout_s)
+                    answer = self.session.get(
+                        url, params=params, timeout=self.timeout_s
+                    )
             except (requests.ConnectionError, requests.Timeout) as err:
                 last = err
             else:
@@ -319,7 +324,9 @@ def match_by_position(
                 "source_id": located.loc[close, "source_id"].astype(str).to_numpy(),
                 "gaia_source_id": matched["source_id"].astype("int64").to_numpy(),
                 "best_class_name": matched["best_class_name"].astype(str).to_numpy(),
-                "best_class_score": matched["best_class_score"].astype(float).to_numpy(),
+                "best_class_score": matched["best_class_score"]
+                .astype(float)
+                .to_numpy(),
                 "separation_arcsec": separation.arcsec[close],
             }
         ),
@@ -410,7 +417,9 @@ def epoch_lightcurves(content: bytes, fmt: str, where: str) -> pd.DataFrame:
         table = parse_table(member, fmt, f"{where}{':' + name if name else ''}", [])
         missing = [c for c in EPOCH_COLUMNS if c not in table]
         if missing:
-            raise GaiaError(f"{where}{':' + name if name else ''}: missing columns {missing}")
+            raise GaiaError(
+                f"{where}{':' + name if name else ''}: missing columns {missing}"
+            )
         frames.append(table)
     table = pd.concat(frames, ignore_index=True)
     rejected = (
@@ -448,7 +457,6 @@ def fetch_epoch_photometry(
     if not frames:
         return io.LIGHTCURVE_SCHEMA.empty_table().to_pandas(), failures
     return pd.concat(frames, ignore_index=True), failures
-
 
 
 def check_failures(failures: list[str], n_found: int) -> None:

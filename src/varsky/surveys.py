@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -448,21 +449,19 @@ def multiband_summary(
         summary[f"n_epochs_{band}"] = n.reindex(stars).fillna(0).astype("int64")
         m = medians[band] if band in medians else pd.Series(dtype=float)
         summary[f"median_{band}"] = m.reindex(stars).astype("float64")
-    for blue, red in zip(bands, bands[1:], strict=False):
+    for blue, red in pairwise(bands):
         summary[f"color_{blue}_{red}"] = (
             summary[f"median_{blue}"] - summary[f"median_{red}"]
         )
 
     located = labels.set_index("source_id").reindex(stars)
     for column in ("gal_l", "gal_b"):
-        values = located[column] if column in located else np.nan
+        values = located.get(column, np.nan)
         summary[column] = np.asarray(values, dtype="float64")
     return summary.reset_index()
 
 
-def survey_feature_table(
-    features: pd.DataFrame, summary: pd.DataFrame
-) -> pd.DataFrame:
+def survey_feature_table(features: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """The feature table with the multi-band summary's columns joined on.
 
     A summary column of the same name as a feature column (the median and

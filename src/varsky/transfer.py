@@ -144,6 +144,8 @@ def cross_survey_scores(
     )
     metrics["per_class"] = {c: metrics["per_class"][c] for c in shared}
     # Macro-F1 over the shared classes only: the others have no true star.
-    metrics["macro_f1"] = float(np.mean([v["f1"] for v in metrics["per_class"].values()]))
-    metrics.update(n_stars=int(len(scored)), shared_classes=shared)
+    metrics["macro_f1"] = float(
+        np.mean([v["f1"] for v in metrics["per_class"].values()])
+    )
+    metrics.update(n_stars=len(scored), shared_classes=shared)
     return metrics
