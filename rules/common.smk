@@ -77,6 +77,13 @@ def get_variability_bands(wildcards):
     return spec.get("variability_bands") or spec["bands"]
 
 
+def get_training_labels(wildcards):
+    """The labels a dataset is trained and scored on: Gaia's when it has a
+    `gaia` entry, else the survey's own."""
+    template = GAIA_LABELS if dataset_spec(wildcards).get("gaia") else LABELS
+    return template.format(dataset=wildcards.dataset)
+
+
 def get_model_source(template):
     """Input function: ``template`` for the dataset named in ``model_from``."""
 

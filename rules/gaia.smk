@@ -21,6 +21,8 @@ rule gaia_labels:
         gaia=config["gaia"],
         download=config["download"],
         cache=lambda wildcards: f"results/{wildcards.dataset}/gaia/cache",
+        holdout_fraction=config["ingest"]["holdout_fraction"],
+        seed=config["seed"],
     script:
         "../scripts/gaia_labels.py"
 

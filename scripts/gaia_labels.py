@@ -26,10 +26,13 @@ else:
     matches, failures = gaia.match_by_id(labels, archive, **batch)
 gaia.check_failures(failures, len(matches))
 
-write_parquet(matches, snakemake.output.crossmatch)
+labelled = gaia.gaia_labels(
+    labels, matches, settings["class_map"], settings["min_class_score"]
+)
+write_parquet(labelled, snakemake.output.crossmatch)
 write_parquet(
-    gaia.gaia_labels(
-        labels, matches, settings["class_map"], settings["min_class_score"]
+    gaia.training_labels(
+        labelled, snakemake.params.holdout_fraction, snakemake.params.seed
     ),
     snakemake.output.labels,
 )

@@ -168,3 +168,23 @@ def test_epoch_photometry_becomes_tidy_light_curves(server, tmp_path):
     assert g.loc[0, "mag_err"] == pytest.approx(2.5 / np.log(10) / 600.0)
     assert list(g["flags"]) == [0, 0, gaia.REJECTED_BY_VARIABILITY]
     assert sorted(lc["band"].unique()) == ["BP", "G", "RP"]
+
+
+def test_training_labels_keep_confident_stars_with_a_stratified_test_split():
+    n = 20
+    labelled = pd.DataFrame(
+        {
+            "source_id": [f"s{i}" for i in range(2 * n + 1)],
+            "class_name": ["rr_lyrae"] * n + ["mira"] * n + [np.nan],
+            "reference_period": np.nan,
+            "use_for_training": [True] * (2 * n - 1) + [False, False],
+            "gaia_source_id": np.arange(2 * n + 1),
+            "best_class_score": 0.9,
+        }
+    )
+    labels = gaia.training_labels(labelled, holdout_fraction=0.25, seed=0)
+
+    assert len(labels) == 2 * n - 1
+    test = labels[labels["split"] == "test"]["class_name"].value_counts()
+    assert test.to_dict() == {"rr_lyrae": 5, "mira": 5}
+    assert "s39" not in set(labels["source_id"])  # below the score threshold

@@ -393,6 +393,28 @@ def gaia_labels(
     return merged
 
 
+def training_labels(
+    labelled: pd.DataFrame, holdout_fraction: float, seed: int
+) -> pd.DataFrame:
+    """The stars usable for training, with a seeded stratified test split.
+
+    Keeps the rows of :func:`gaia_labels` with ``use_for_training`` and the
+    columns of :data:`varsky.io.LABEL_COLUMNS` (plus ``gaia_source_id`` and
+    ``best_class_score``); a class with fewer than two stars stays in train.
+    """
+    from varsky.ingest import holdout_split
+
+    usable = labelled[labelled["use_for_training"]].copy()
+    usable["split"] = "train"
+    counts = usable["class_name"].value_counts()
+    splittable = usable["class_name"].map(counts) >= 2
+    if splittable.sum() >= 2 and usable.loc[splittable, "class_name"].nunique() > 1:
+        split = holdout_split(usable[splittable], holdout_fraction, seed)
+        usable.loc[splittable, "split"] = split["split"].to_numpy()
+    columns = [*io.LABEL_COLUMNS, "gaia_source_id", "best_class_score"]
+    return usable[[c for c in columns if c in usable]].reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- #
 # Epoch photometry
 # --------------------------------------------------------------------------- #

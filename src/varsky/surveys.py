@@ -32,14 +32,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
+from pyarrow import csv as pa_csv
 
 from varsky import io
 from varsky.clean import FLAG_BITS
@@ -126,49 +129,60 @@ def _log_failures(errors: dict[str, str], survey: str, n_read: int) -> None:
 # --------------------------------------------------------------------------- #
 # VIRAC2
 # --------------------------------------------------------------------------- #
-def virac2_epochs(
-    table: pd.DataFrame, where: str, quality: dict, first_line: int = 2
-) -> pd.DataFrame:
-    """Tidy rows (without ``source_id``) of one VIRAC2 source's epochs.
+def _as_float(columns: Mapping[str, np.ndarray], name: str, where: str) -> np.ndarray:
+    """A column as float64 (empty cells NaN); InputError if it is not numeric."""
+    try:
+        return np.asarray(columns[name], dtype="float64")
+    except (TypeError, ValueError):
+        raise io.InputError(f"{where}: column {name!r} is not numeric") from None
 
-    The magnitude and error of each row are taken from the columns of the band
-    named in ``filter``. ``flags`` gets the bit ``non_detection`` where
-    ``detected`` is 0, ``high_psf_chi`` where ``chi >= max_chi`` and
+
+def _bands(columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    return np.char.strip(np.asarray(columns["filter"], dtype=str))
+
+
+def virac2_epochs(
+    columns: Mapping[str, np.ndarray], where: str, quality: dict, first_line: int = 2
+) -> dict[str, np.ndarray]:
+    """Tidy columns (without ``source_id``) of VIRAC2 epochs.
+
+    ``columns`` maps each VIRAC2 column name to its values. The magnitude and
+    error of each row are taken from the columns of the band named in
+    ``filter``. ``flags`` gets the bit ``non_detection`` where ``detected`` is
+    0, else ``high_psf_chi`` where ``chi >= max_chi`` and
     ``high_astrometric_chisq`` where ``ast_res_chisq >= max_ast_res_chisq``
     (a NaN ``chi`` or ``ast_res_chisq`` of a detection fails its cut too).
 
     Raises
     ------
     varsky.io.InputError
-        Naming ``where`` and the missing columns, or the line (counting from
-        ``first_line`` for the first row) of a band not in VIRAC2.
+        Naming ``where`` and the missing or non-numeric column, or the line
+        (counting from ``first_line`` for the first row) of a band not in
+        VIRAC2.
     """
-    _check_columns(table, VIRAC2_COLUMNS, where)
-    band = table["filter"].astype(str).str.strip()
-    unknown = ~band.isin(list(VIRAC2_BANDS))
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
+    missing = [c for c in VIRAC2_COLUMNS if c not in columns]
+    if missing:
+        raise io.InputError(f"{where}: missing columns {missing}")
+    band = _bands(columns)
+    unknown = np.flatnonzero(~np.isin(band, list(VIRAC2_BANDS)))
+    if unknown.size:
+        row = int(unknown[0])
         raise io.InputError(
-            f"{where}, line {row + first_line}: filter {band.iloc[row]!r} is not a "
+            f"{where}, line {row + first_line}: filter {str(band[row])!r} is not a "
             f"VIRAC2 band {list(VIRAC2_BANDS)}"
         )
 
-    mag = np.full(len(table), np.nan)
-    err = np.full(len(table), np.nan)
+    mag = np.full(band.size, np.nan)
+    err = np.full(band.size, np.nan)
     for name, prefix in VIRAC2_BANDS.items():
-        rows = (band == name).to_numpy()
-        mag[rows] = pd.to_numeric(table[f"{prefix}_mag"], errors="coerce").to_numpy()[
-            rows
-        ]
-        err[rows] = pd.to_numeric(table[f"{prefix}_err"], errors="coerce").to_numpy()[
-            rows
-        ]
+        rows = band == name
+        mag[rows] = _as_float(columns, f"{prefix}_mag", where)[rows]
+        err[rows] = _as_float(columns, f"{prefix}_err", where)[rows]
 
-    detected = pd.to_numeric(table["detected"], errors="coerce").fillna(0).to_numpy()
-    chi = pd.to_numeric(table["chi"], errors="coerce").to_numpy()
-    ast = pd.to_numeric(table["ast_res_chisq"], errors="coerce").to_numpy()
-    flags = np.zeros(len(table), dtype="int32")
-    flags[detected == 0] |= FLAG_BITS["non_detection"]
+    detected = np.nan_to_num(_as_float(columns, "detected", where), nan=0.0)
+    chi = _as_float(columns, "chi", where)
+    ast = _as_float(columns, "ast_res_chisq", where)
+    flags = np.zeros(band.size, dtype="int32")
     with np.errstate(invalid="ignore"):
         flags[~(chi < quality["max_chi"])] |= FLAG_BITS["high_psf_chi"]
         flags[~(ast < quality["max_ast_res_chisq"])] |= FLAG_BITS[
@@ -176,41 +190,58 @@ def virac2_epochs(
         ]
     # A non-detection has no chi to judge; count it once, as a non-detection.
     flags[detected == 0] = FLAG_BITS["non_detection"]
-    return pd.DataFrame(
-        {
-            "band": band.to_numpy(),
-            "time": pd.to_numeric(table["mjd"], errors="coerce").to_numpy(),
-            "mag": mag,
-            "mag_err": err,
-            "flags": flags,
-        }
-    )
+    return {
+        "band": band,
+        "time": _as_float(columns, "mjd", where),
+        "mag": mag,
+        "mag_err": err,
+        "flags": flags,
+    }
+
+
+def _csv_columns(path: Path) -> dict[str, np.ndarray]:
+    """The columns of a CSV file; an empty file or bad CSV raises InputError."""
+    if path.stat().st_size == 0:
+        raise io.InputError(f"{path}: empty file")
+    try:
+        table = pa_csv.read_csv(path)
+    except pa.ArrowInvalid as err:
+        raise io.InputError(f"{path}: not a readable CSV table ({err})") from None
+    return {name: table.column(name).to_numpy() for name in table.column_names}
+
+
+def _tidy(source_ids: list[str], parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """One tidy frame from per-source column dicts."""
+    if not parts:
+        return io.LIGHTCURVE_SCHEMA.empty_table().to_pandas()
+    sizes = [part["band"].size for part in parts]
+    frame = {"source_id": np.repeat(np.asarray(source_ids, dtype=object), sizes)}
+    for column in ("band", "time", "mag", "mag_err", "flags"):
+        frame[column] = np.concatenate([part[column] for part in parts])
+    return pd.DataFrame(frame)
 
 
 def read_virac2_csv(path: str | Path, quality: dict) -> pd.DataFrame:
     """Tidy rows of one per-source VIRAC2 CSV file; ``source_id`` from its name."""
     path = Path(path)
-    rows = virac2_epochs(_read_csv(path), str(path), quality)
-    rows.insert(0, "source_id", path.stem)
-    return rows
+    return _tidy([path.stem], [virac2_epochs(_csv_columns(path), str(path), quality)])
 
 
-def _fits_table(path: Path) -> pd.DataFrame:
-    """The first binary or ASCII table of a FITS file as a frame."""
+def _fits_columns(path: Path) -> dict[str, np.ndarray]:
+    """The columns of the first binary or ASCII table of a FITS file."""
     try:
         with fits.open(path, memmap=False) as hdus:
             for hdu in hdus:
                 if isinstance(hdu, fits.BinTableHDU | fits.TableHDU):
-                    data = hdu.data
                     columns = {}
                     for name in hdu.columns.names:
-                        values = np.asarray(data[name])
+                        values = np.asarray(hdu.data[name])
                         if values.dtype.kind == "S":
                             values = np.char.decode(values, "ascii")
                         elif values.dtype.byteorder not in ("=", "|"):
                             values = values.astype(values.dtype.newbyteorder("="))
                         columns[name] = values
-                    return pd.DataFrame(columns)
+                    return columns
     except OSError as err:
         raise io.InputError(f"{path}: not a readable FITS file ({err})") from None
     raise io.InputError(f"{path}: no table extension (not a FITS table)")
@@ -222,28 +253,32 @@ def read_virac2_fits(
     """Tidy rows of a single-table VIRAC2 FITS file of many sources.
 
     Returns the rows, the failed sources (source id to message) and every
-    source id in file order. A source whose rows are bad fails alone; a file
-    without the ``source_id`` column or without a table fails as a whole.
+    source id in file order. A source with a row in a band outside VIRAC2
+    fails alone; a file without a table or without a needed column fails as a
+    whole.
     """
     path = Path(path)
-    table = _fits_table(path)
-    _check_columns(table, ["source_id"], str(path))
-    ids = table["source_id"].astype(str)
+    columns = _fits_columns(path)
+    if "source_id" not in columns:
+        raise io.InputError(f"{path}: missing columns ['source_id']")
+    ids = np.asarray(columns["source_id"]).astype(str)
     order = list(pd.unique(ids))
-    parts, errors = [], {}
-    for source_id in order:
-        rows_at = np.flatnonzero((ids == source_id).to_numpy())
-        where = f"{path}, source {source_id}"
-        try:
-            rows = virac2_epochs(
-                table.iloc[rows_at].reset_index(drop=True), where, quality
-            )
-        except io.InputError as err:
-            errors[source_id] = str(err)
-            continue
-        rows.insert(0, "source_id", source_id)
-        parts.append(rows)
-    return _concat(parts), errors, order
+
+    band = _bands(columns)
+    bad_rows = np.flatnonzero(~np.isin(band, list(VIRAC2_BANDS)))
+    errors = {}
+    for row in bad_rows:
+        errors.setdefault(
+            ids[row],
+            f"{path}, source {ids[row]}, table row {row + 1}: filter {str(band[row])!r} "
+            f"is not a VIRAC2 band {list(VIRAC2_BANDS)}",
+        )
+    keep = ~np.isin(ids, list(errors))
+    rows = virac2_epochs(
+        {name: values[keep] for name, values in columns.items()}, str(path), quality
+    )
+    lightcurves = pd.DataFrame({"source_id": ids[keep].astype(object), **rows})
+    return lightcurves, errors, order
 
 
 def read_virac2_positions(path: str | Path) -> pd.DataFrame:
@@ -255,7 +290,9 @@ def read_virac2_positions(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     table = (
-        _read_csv(path) if path.suffix.lower() == ".csv" else _fits_table(path)
+        _read_csv(path)
+        if path.suffix.lower() == ".csv"
+        else pd.DataFrame(_fits_columns(path))
     ).rename(columns={"sourceid": "source_id"})
     _check_columns(table, ["source_id", "ra", "dec"], str(path))
     positions = pd.DataFrame(
@@ -292,13 +329,14 @@ def read_virac2(
     if target.is_dir():
         files = sorted(target.rglob("*.csv"), key=lambda p: p.stem)[:max_stars]
         order = [p.stem for p in files]
-        parts, errors = [], {}
+        read, parts, errors = [], [], {}
         for path in files:
             try:
-                parts.append(read_virac2_csv(path, quality))
+                parts.append(virac2_epochs(_csv_columns(path), str(path), quality))
+                read.append(path.stem)
             except io.InputError as err:
                 errors[path.stem] = str(err)
-        lightcurves = _concat(parts)
+        lightcurves = _tidy(read, parts)
     elif target.is_file():
         lightcurves, errors, order = read_virac2_fits(target, quality)
         order = order[:max_stars]
