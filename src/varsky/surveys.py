@@ -270,8 +270,8 @@ def read_virac2_fits(
     for row in bad_rows:
         errors.setdefault(
             ids[row],
-            f"{path}, source {ids[row]}, table row {row + 1}: filter {str(band[row])!r} "
-            f"is not a VIRAC2 band {list(VIRAC2_BANDS)}",
+            f"{path}, source {ids[row]}, table row {row + 1}: filter "
+            f"{str(band[row])!r} is not a VIRAC2 band {list(VIRAC2_BANDS)}",
         )
     keep = ~np.isin(ids, list(errors))
     rows = virac2_epochs(
