@@ -292,3 +292,20 @@ def test_multiband_summary_takes_every_band_however_sparse():
     table = survey_feature_table(features, summary.reset_index()).set_index("source_id")
     assert table.loc["a", "median_J"] == pytest.approx(15.2)
     assert "median_J__s" not in table
+
+
+def test_a_bad_band_in_the_fits_table_fails_that_source_only(tmp_path, virac2_dir):
+    with fits.open(virac2_dir / "reclass_LC.fits") as hdus:
+        table = hdus[1].data.copy()
+        header = hdus[1].header
+    table["filter"][0] = "K"
+    broken = str(table["source_id"][0])
+    path = tmp_path / "lc.fits"
+    fits.BinTableHDU(table, header).writeto(path)
+
+    lightcurves, errors, order = read_virac2_fits(path, VIRAC2_QUALITY)
+
+    assert list(errors) == [broken]
+    assert "lc.fits, source" in errors[broken] and "table row 1" in errors[broken]
+    assert broken not in set(lightcurves["source_id"])
+    assert lightcurves["source_id"].nunique() == len(order) - 1

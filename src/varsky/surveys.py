@@ -65,6 +65,9 @@ VIRAC2_COLUMNS = [
 #: Default thresholds of the read-time cuts (``data.<name>.quality``).
 VIRAC2_QUALITY = {"max_chi": 10.0, "max_ast_res_chisq": 20.0}
 
+#: One file per source is small: a single reading thread is faster.
+SMALL_CSV = pa_csv.ReadOptions(use_threads=False)
+
 CRTS_COLUMNS = ["MasterID", "Mag", "Magerr", "MJD", "RA", "Dec"]
 
 
@@ -204,7 +207,7 @@ def _csv_columns(path: Path) -> dict[str, np.ndarray]:
     if path.stat().st_size == 0:
         raise io.InputError(f"{path}: empty file")
     try:
-        table = pa_csv.read_csv(path)
+        table = pa_csv.read_csv(path, read_options=SMALL_CSV)
     except pa.ArrowInvalid as err:
         raise io.InputError(f"{path}: not a readable CSV table ({err})") from None
     return {name: table.column(name).to_numpy() for name in table.column_names}
@@ -363,12 +366,6 @@ def _attach_positions(labels: pd.DataFrame, positions: pd.DataFrame) -> pd.DataF
     return located[SURVEY_LABEL_COLUMNS]
 
 
-def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    if parts:
-        return pd.concat(parts, ignore_index=True)
-    return io.LIGHTCURVE_SCHEMA.empty_table().to_pandas()
-
-
 # --------------------------------------------------------------------------- #
 # Catalina
 # --------------------------------------------------------------------------- #
@@ -390,32 +387,38 @@ def crts_class(path: Path, class_names: dict[str, str]) -> str:
     return class_names[prefix]
 
 
-def read_crts_csv(path: str | Path, band: str) -> tuple[str, pd.DataFrame, tuple]:
-    """One Catalina light curve: its MasterID, tidy rows and median (ra, dec).
+def crts_epochs(
+    path: str | Path, band: str
+) -> tuple[str, dict[str, np.ndarray], tuple[float, float]]:
+    """One Catalina light curve: its MasterID, tidy columns and median (ra, dec).
 
     The survey's ``Flags`` (SExtractor flags, mostly 2 for a neighbour nearby)
     are not quality cuts and are not kept: ``flags`` is 0.
     """
     path = Path(path)
-    table = _read_csv(path)
-    _check_columns(table, CRTS_COLUMNS, str(path))
-    ids = table["MasterID"].astype(str).unique()
+    columns = _csv_columns(path)
+    missing = [c for c in CRTS_COLUMNS if c not in columns]
+    if missing:
+        raise io.InputError(f"{path}: missing columns {missing}")
+    ids = np.unique(np.asarray(columns["MasterID"]).astype(str))
     if len(ids) != 1:
         raise io.InputError(
             f"{path}: column 'MasterID' holds {len(ids)} sources, expected one"
         )
-    rows = pd.DataFrame(
-        {
-            "source_id": ids[0],
-            "band": band,
-            "time": pd.to_numeric(table["MJD"], errors="coerce"),
-            "mag": pd.to_numeric(table["Mag"], errors="coerce"),
-            "mag_err": pd.to_numeric(table["Magerr"], errors="coerce"),
-            "flags": 0,
-        }
+    where = str(path)
+    time = _as_float(columns, "MJD", where)
+    rows = {
+        "band": np.full(time.size, band, dtype=object),
+        "time": time,
+        "mag": _as_float(columns, "Mag", where),
+        "mag_err": _as_float(columns, "Magerr", where),
+        "flags": np.zeros(time.size, dtype="int32"),
+    }
+    position = (
+        float(np.nanmedian(_as_float(columns, "RA", where))),
+        float(np.nanmedian(_as_float(columns, "Dec", where))),
     )
-    position = (float(table["RA"].median()), float(table["Dec"].median()))
-    return ids[0], rows, position
+    return str(ids[0]), rows, position
 
 
 def read_crts(
@@ -433,11 +436,11 @@ def read_crts(
     class_names = spec.get("class_names") or {}
     files = sorted(Path(source_dir).glob("*.csv"))[: spec.get("max_stars")]
 
-    ids, classes, positions, parts, errors = [], [], [], [], {}
+    ids, classes, positions, read, parts, errors = [], [], [], [], [], {}
     for path in files:
         try:
             name = crts_class(path, class_names) if labelled else np.nan
-            source_id, rows, position = read_crts_csv(path, band)
+            source_id, rows, position = crts_epochs(path, band)
         except io.InputError as err:
             errors[path.stem] = str(err)
             ids.append(path.stem)
@@ -447,6 +450,7 @@ def read_crts(
         ids.append(source_id)
         classes.append(name)
         positions.append(position)
+        read.append(source_id)
         parts.append(rows)
 
     _log_failures(errors, "Catalina", len(files))
@@ -457,7 +461,7 @@ def read_crts(
     if labelled:
         # A star that could not be read has no class; it stays listed, unused.
         labels.loc[labels["read_error"] != "", "split"] = "unlabelled"
-    return _concat(parts), labels
+    return _tidy(read, parts), labels
 
 
 # --------------------------------------------------------------------------- #
