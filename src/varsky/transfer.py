@@ -27,10 +27,12 @@ how far it can be trusted.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from sklearn.exceptions import UndefinedMetricWarning
 
 from varsky.classify import join_labels, score, train_xgboost
 
@@ -137,11 +139,15 @@ def cross_survey_scores(
     if scored.empty:
         return {"n_stars": 0, "shared_classes": shared}
     code = {c: i for i, c in enumerate(classes)}
-    metrics = score(
-        scored["class_name"].map(code).to_numpy(),
-        scored["predicted_class"].map(code).to_numpy(),
-        classes,
-    )
+    with warnings.catch_warnings():
+        # Classes of the model without a true star have an undefined F1; the
+        # macro-F1 below leaves them out.
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        metrics = score(
+            scored["class_name"].map(code).to_numpy(),
+            scored["predicted_class"].map(code).to_numpy(),
+            classes,
+        )
     metrics["per_class"] = {c: metrics["per_class"][c] for c in shared}
     # Macro-F1 over the shared classes only: the others have no true star.
     metrics["macro_f1"] = float(
