@@ -8,7 +8,7 @@ import pytest
 from astropy.io import fits
 
 from varsky import io
-from varsky.clean import FLAG_BITS, CleanParams, clean_lightcurves
+from varsky.clean import FLAG_BITS, CleanParams, clean_lightcurves, rejected_stars
 from varsky.ingest import ingest
 from varsky.surveys import (
     VIRAC2_QUALITY,
@@ -309,3 +309,23 @@ def test_a_bad_band_in_the_fits_table_fails_that_source_only(tmp_path, virac2_di
     assert "lc.fits, source" in errors[broken] and "table row 1" in errors[broken]
     assert broken not in set(lightcurves["source_id"])
     assert lightcurves["source_id"].nunique() == len(order) - 1
+
+
+def test_a_source_that_could_not_be_read_is_listed_with_why(tmp_path, virac2_dir):
+    tree = tmp_path / "light_curves"
+    good = tree / STAR[:3] / STAR[3:6] / f"{STAR}.csv"
+    good.parent.mkdir(parents=True)
+    good.write_bytes(star_csv(virac2_dir).read_bytes())
+    (tree / "777.csv").write_text("")
+    lightcurves, labels = read_virac2(tmp_path, {}, {"lightcurves": "light_curves"})
+    _, report = clean_lightcurves(
+        io.to_tidy(lightcurves), CleanParams.from_config(VIRAC2_CLEAN)
+    )
+
+    rejected = rejected_stars(
+        report, labels["source_id"], labels.set_index("source_id")["read_error"]
+    )
+
+    (row,) = rejected.itertuples()
+    assert (row.source_id, row.band) == ("777", "*")
+    assert row.reason.startswith("not read: ") and "777.csv: empty file" in row.reason

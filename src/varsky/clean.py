@@ -248,11 +248,15 @@ def _count_reasons(lc: pd.DataFrame, reason: pd.Series) -> pd.DataFrame:
     return counts[ordered]
 
 
-def rejected_stars(report: pd.DataFrame, all_stars: pd.Series) -> pd.DataFrame:
+def rejected_stars(
+    report: pd.DataFrame, all_stars: pd.Series, read_errors: pd.Series | None = None
+) -> pd.DataFrame:
     """Stars and bands removed by the cleaning, with the reason.
 
     A star with every band removed appears once per band; a star absent from
-    the report altogether (no observations at all) is listed with band ``*``.
+    the report altogether (no observations at all) is listed with band ``*``
+    and, when ``read_errors`` (indexed by star) has one, why its file could
+    not be read.
     """
     removed = report.loc[report["reason"] != "", [*KEYS, "n_read", "n_kept", "reason"]]
     absent = sorted(set(all_stars) - set(report["source_id"]))
@@ -266,5 +270,8 @@ def rejected_stars(report: pd.DataFrame, all_stars: pd.Series) -> pd.DataFrame:
                 "reason": "no observations",
             }
         )
+        if read_errors is not None:
+            why = empty["source_id"].map(read_errors).fillna("").astype(str)
+            empty["reason"] = empty["reason"].where(why == "", "not read: " + why)
         removed = pd.concat([removed, empty], ignore_index=True)
     return removed.reset_index(drop=True)
