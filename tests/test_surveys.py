@@ -329,3 +329,24 @@ def test_a_source_that_could_not_be_read_is_listed_with_why(tmp_path, virac2_dir
     (row,) = rejected.itertuples()
     assert (row.source_id, row.band) == ("777", "*")
     assert row.reason.startswith("not read: ") and "777.csv: empty file" in row.reason
+
+
+def test_a_positions_csv_may_carry_gaia_ids_and_gives_galactic_coordinates(
+    tmp_path, virac2_dir
+):
+    tree = tmp_path / "light_curves"
+    good = tree / STAR[:3] / STAR[3:6] / f"{STAR}.csv"
+    good.parent.mkdir(parents=True)
+    good.write_bytes(star_csv(virac2_dir).read_bytes())
+    # The Galactic centre (Reid & Brunthaler 2004): l = 359.944, b = -0.046 deg.
+    (tmp_path / "positions.csv").write_text(
+        f"sourceid,ra,dec,gaia_source_id\n{STAR},266.41683,-29.00781,4057468321929794432\n"
+    )
+    _, labels = read_virac2(
+        tmp_path, {}, {"lightcurves": "light_curves", "positions": "positions.csv"}
+    )
+    star = labels.iloc[0]
+
+    assert star["gal_l"] == pytest.approx(359.944, abs=2e-3)
+    assert star["gal_b"] == pytest.approx(-0.046, abs=2e-3)
+    assert star["gaia_source_id"] == 4057468321929794432

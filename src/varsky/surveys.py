@@ -289,7 +289,8 @@ def read_virac2_positions(path: str | Path) -> pd.DataFrame:
 
     Reads a FITS table (or CSV) with ``sourceid``, ``ra`` and ``dec``; Galactic
     coordinates come from its ``l`` and ``b`` columns when present, else are
-    computed from ra and dec.
+    computed from ra and dec. A ``gaia_source_id`` column (a Gaia DR3 source
+    id per star, for labels by id rather than by cross-match) is kept.
     """
     path = Path(path)
     table = (
@@ -312,6 +313,8 @@ def read_virac2_positions(path: str | Path) -> pd.DataFrame:
         positions["gal_l"], positions["gal_b"] = galactic(
             positions["ra"], positions["dec"]
         )
+    if "gaia_source_id" in table:
+        positions["gaia_source_id"] = table["gaia_source_id"].astype("Int64")
     return positions.drop_duplicates("source_id")
 
 
@@ -363,7 +366,8 @@ def _attach_positions(labels: pd.DataFrame, positions: pd.DataFrame) -> pd.DataF
     missing = int(located["ra"].isna().sum())
     if missing:
         log.warning("%d sources have no row in the positions table", missing)
-    return located[SURVEY_LABEL_COLUMNS]
+    extra = [c for c in located if c not in SURVEY_LABEL_COLUMNS]
+    return located[[*SURVEY_LABEL_COLUMNS, *extra]]
 
 
 # --------------------------------------------------------------------------- #
