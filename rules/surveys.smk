@@ -38,8 +38,9 @@ rule classify_transfer:
         f"{BENCHMARKS}/classify_transfer.tsv"
     conda:
         "../envs/classify.yaml"
-    # XGBoost builds its histograms in parallel; Snakemake caps this at --cores.
-    threads: 4
+    # A few thousand training stars: one thread is fast (8 s on EROS-1), and
+    # XGBoost's OpenMP threads spin-wait badly on a busy machine (150 s on two).
+    threads: 1
     params:
         model_from=lambda wildcards: dataset_spec(wildcards)["model_from"],
         xgboost=config["classify"]["xgboost"],
