@@ -20,6 +20,8 @@ include: "rules/features.smk"
 include: "rules/classify.smk"
 include: "rules/figures.smk"
 include: "rules/report.smk"
+include: "rules/surveys.smk"
+include: "rules/gaia.smk"
 
 
 rule all:

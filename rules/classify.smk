@@ -5,7 +5,7 @@
 rule classify:
     input:
         features=FEATURES,
-        labels=LABELS,
+        labels=get_training_labels,
     output:
         model=f"{CLASSIFICATION}/xgboost.json",
         metrics=f"{CLASSIFICATION}/metrics.json",

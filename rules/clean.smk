@@ -14,7 +14,7 @@ rule clean:
         "../envs/clean.yaml"
     threads: 1
     params:
-        clean=config["clean"],
+        clean=get_clean_params,
     script:
         "../scripts/clean.py"
 

@@ -43,6 +43,10 @@ CLEAN_REPORT = f"{RESULTS}/clean/reports/{{shard}}.parquet"
 FEATURES_SHARD = f"{RESULTS}/features/shards/{{shard}}.parquet"
 FEATURES = f"{RESULTS}/features/features.parquet"
 CLASSIFICATION = f"{RESULTS}/classification"
+SURVEY_FEATURES = f"{RESULTS}/features/survey_features.parquet"
+TRANSFER = f"{RESULTS}/classification/transfer"
+GAIA = f"{RESULTS}/gaia"
+GAIA_LABELS = f"{GAIA}/labels.parquet"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -62,6 +66,53 @@ def dataset_spec(wildcards):
     return config["data"][wildcards.dataset]
 
 
+# Keys of a dataset entry that only later stages read: changing them must not
+# download or ingest the dataset again.
+DOWNSTREAM_KEYS = {"bands", "variability_bands", "clean", "model_from", "gaia"}
+DOWNLOAD_KEYS = {"path", "base_url", "files", "optional_files"}
+
+
+def get_download_spec(wildcards):
+    """The part of a dataset entry that says where its files come from."""
+    spec = dataset_spec(wildcards)
+    return {k: v for k, v in spec.items() if k in DOWNLOAD_KEYS}
+
+
+def get_ingest_spec(wildcards):
+    """The part of a dataset entry that the readers use."""
+    spec = dataset_spec(wildcards)
+    return {k: v for k, v in spec.items() if k not in DOWNSTREAM_KEYS}
+
+
+def get_clean_params(wildcards):
+    """The global clean settings with the dataset's own `clean` merged over them."""
+    from varsky.clean import merged_params
+
+    return merged_params(config["clean"], dataset_spec(wildcards).get("clean"))
+
+
+def get_variability_bands(wildcards):
+    """Bands the variability features and periods are computed on."""
+    spec = dataset_spec(wildcards)
+    return spec.get("variability_bands") or spec["bands"]
+
+
+def get_training_labels(wildcards):
+    """The labels a dataset is trained and scored on: Gaia's when it has a
+    `gaia` entry, else the survey's own."""
+    template = GAIA_LABELS if dataset_spec(wildcards).get("gaia") else LABELS
+    return template.format(dataset=wildcards.dataset)
+
+
+def get_model_source(template):
+    """Input function: ``template`` for the dataset named in ``model_from``."""
+
+    def inputs(wildcards):
+        return template.format(dataset=dataset_spec(wildcards)["model_from"]["dataset"])
+
+    return inputs
+
+
 def get_shards(wildcards):
     """Shard names of a dataset, known once its ingest checkpoint has run."""
     shard_dir = checkpoints.ingest.get(dataset=wildcards.dataset).output.shards
@@ -79,8 +130,14 @@ def get_per_shard(template):
 
 
 def get_dataset_outputs(wildcards):
-    """Every result of every configured dataset (all but the provenance)."""
-    targets = [
+    """Every dataset's final files (all but the provenance).
+
+    A dataset classified by another dataset's model (``model_from``) gets its
+    survey feature table, the mapped model's predictions and cross-survey
+    scores, and its light curves in every band; any other dataset is trained
+    and scored on its own labels.
+    """
+    own_labels = [
         f"{CLASSIFICATION}/metrics.json",
         f"{RESULTS}/clean/rejected.csv",
         f"{FIGURES}/examples_raw.png",
@@ -88,7 +145,23 @@ def get_dataset_outputs(wildcards):
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
     ]
-    return expand(targets, dataset=config["datasets"])
+    other_model = [
+        SURVEY_FEATURES,
+        f"{TRANSFER}/cross_survey_metrics.json",
+        f"{RESULTS}/clean/rejected.csv",
+        f"{FIGURES}/survey_lightcurves_raw.png",
+        f"{FIGURES}/survey_lightcurves_folded.png",
+    ]
+    targets = []
+    for name in config["datasets"]:
+        spec = config["data"][name]
+        chosen = other_model if spec.get("model_from") else own_labels
+        if spec.get("gaia"):
+            chosen = [*chosen, GAIA_LABELS]
+            if spec["gaia"]["epoch_photometry"]:
+                chosen.append(f"{GAIA}/epoch_photometry.parquet")
+        targets += expand(chosen, dataset=name)
+    return targets
 
 
 def get_final_outputs(wildcards):

@@ -12,7 +12,7 @@ rule download:
     # Network-bound and single-file sequential: one thread is enough.
     threads: 1
     params:
-        spec=dataset_spec,
+        spec=get_download_spec,
         download=config["download"],
     script:
         "../scripts/download.py"

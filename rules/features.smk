@@ -17,7 +17,7 @@ rule features:
     threads: 1
     params:
         features=config["features"],
-        bands=lambda wildcards: config["data"][wildcards.dataset]["bands"],
+        bands=get_variability_bands,
         seed=config["seed"],
     script:
         "../scripts/features.py"

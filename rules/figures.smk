@@ -6,7 +6,7 @@ rule plot_examples:
     input:
         lightcurves=get_per_shard(CLEAN_SHARD),
         features=FEATURES,
-        labels=LABELS,
+        labels=get_training_labels,
     output:
         report(
             f"{FIGURES}/examples_{{view}}.png",
@@ -33,7 +33,7 @@ rule plot_examples:
 rule plot_feature_distributions:
     input:
         features=FEATURES,
-        labels=LABELS,
+        labels=get_training_labels,
     output:
         report(
             f"{FIGURES}/feature_distributions.png",

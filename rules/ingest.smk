@@ -16,7 +16,7 @@ checkpoint ingest:
         "../envs/ingest.yaml"
     threads: 1
     params:
-        spec=dataset_spec,
+        spec=get_ingest_spec,
         ingest=config["ingest"],
         seed=config["seed"],
     script:

@@ -13,7 +13,10 @@ setup_job_logging(snakemake.log[0])
 report = pd.concat(pd.read_parquet(p) for p in snakemake.input.reports)
 labels = pd.read_parquet(snakemake.input.labels)
 
-rejected = rejected_stars(report, labels["source_id"])
+read_errors = (
+    labels.set_index("source_id")["read_error"] if "read_error" in labels else None
+)
+rejected = rejected_stars(report, labels["source_id"], read_errors)
 write_atomic(snakemake.output.rejected, lambda tmp: rejected.to_csv(tmp, index=False))
 
 totals = report.drop(columns=["source_id", "band", "reason"]).sum().astype(int)

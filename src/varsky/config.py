@@ -136,6 +136,18 @@ def _check_consistency(config: dict) -> None:
                 f"config key 'data.{name}.optional_files': {sorted(unknown)} "
                 f"are not listed under 'data.{name}.files'"
             )
+        source = (spec.get("model_from") or {}).get("dataset")
+        if source is not None and source not in config["data"]:
+            raise ConfigError(
+                f"config key 'data.{name}.model_from.dataset': {source!r} is not "
+                f"defined under 'data' (defined: {', '.join(sorted(config['data']))})"
+            )
+        unknown = set(spec.get("variability_bands") or []) - set(spec.get("bands", []))
+        if unknown:
+            raise ConfigError(
+                f"config key 'data.{name}.variability_bands': {sorted(unknown)} "
+                f"are not in 'data.{name}.bands'"
+            )
     period = config["features"]["period"]
     if period["min_days"] >= period["max_days"]:
         raise ConfigError(

@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from varsky import io
+from varsky.surveys import read_crts, read_virac2
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +30,21 @@ def available_files(manifest: dict) -> set[str]:
 
 
 def holdout_split(labels: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
-    """Mark a seeded, stratified ``fraction`` of the stars as the ``test`` split."""
+    """Mark a seeded, stratified ``fraction`` of the stars as the ``test`` split.
+
+    Only labelled stars take part; unlabelled ones keep their split.
+    """
     if not 0 < fraction < 1:
         raise ValueError(f"holdout_fraction must lie in (0, 1), got {fraction}")
+    labelled = labels[labels["class_name"].notna()]
     _, test_ids = train_test_split(
-        labels["source_id"],
+        labelled["source_id"],
         test_size=fraction,
         random_state=seed,
-        stratify=labels["class_name"],
+        stratify=labelled["class_name"],
     )
     labels = labels.copy()
-    labels["split"] = "train"
+    labels.loc[labels["class_name"].notna(), "split"] = "train"
     labels.loc[labels["source_id"].isin(set(test_ids)), "split"] = "test"
     return labels
 
@@ -76,7 +81,7 @@ def read_ramp(
 # A reader takes (source folder, download manifest, dataset spec) and returns
 # the tidy light curves and the labels table (LABEL_COLUMNS; class_name may be
 # missing for unlabelled stars). Register new survey layouts here.
-READERS = {"ramp": read_ramp}
+READERS = {"ramp": read_ramp, "virac2": read_virac2, "crts": read_crts}
 
 
 def ingest(

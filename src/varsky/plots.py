@@ -24,7 +24,16 @@ CLASS_COLOURS = {
     "mira": "#CC79A7",
 }
 FALLBACK_COLOURS = ["#E69F00", "#56B4E9", "#F0E442", "#000000", "#999999"]
-BAND_MARKERS = {"B": ("o", "#1f4e9c"), "R": ("s", "#b2182b")}
+BAND_MARKERS = {
+    "B": ("o", "#1f4e9c"),
+    "R": ("s", "#b2182b"),
+    "V": ("o", "#2f7d32"),
+    "Z": ("v", "#4b2991"),
+    "Y": ("^", "#2166ac"),
+    "J": ("D", "#1a9850"),
+    "H": ("s", "#f46d43"),
+    "Ks": ("o", "#a50026"),
+}
 STYLE = {
     "font.size": 9,
     "axes.titlesize": 9,
@@ -189,4 +198,32 @@ def plot_confusion_matrix(metrics: dict) -> plt.Figure:
     ax.set_ylabel("true class")
     ax.set_title(f"test split, macro-F1 = {metrics['macro_f1']:.3f}")
     fig.colorbar(image, ax=ax, label="fraction of true class")
+    return fig
+
+
+def plot_survey_lightcurves(
+    lightcurves: pd.DataFrame,
+    stars: list[str],
+    periods: pd.Series,
+    folded: bool,
+    ncols: int = 3,
+) -> plt.Figure:
+    """Light curves of chosen stars in every band, raw or folded at their period.
+
+    Meant for unlabelled surveys: one panel per star, titled with its id (and
+    period when folded), every band in its own marker and colour.
+    """
+    nrows = max(1, -(-len(stars) // ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.8 * ncols, 2.0 * nrows), squeeze=False
+    )
+    by_star = dict(tuple(lightcurves.groupby("source_id", sort=False)))
+    for ax, sid in zip(axes.flat, [*stars, *[None] * axes.size], strict=False):
+        if sid is None or sid not in by_star:
+            ax.set_visible(False)
+            continue
+        period = float(periods.get(sid, np.nan))
+        _plot_one(ax, by_star[sid], period if folded else None)
+        ax.set_title(f"{sid}" + (f"  P = {period:.4g} d" if folded else ""))
+        ax.set_ylabel("magnitude")
     return fig
