@@ -105,6 +105,12 @@ def _check_consistency(config: dict) -> None:
                 f"config key 'data.{name}': give either 'path' (a local directory "
                 "in the survey's layout) or 'base_url' and 'files' (to download)"
             )
+        if spec["format"] == "table" and not (spec.get("path") and spec.get("bands")):
+            raise ConfigError(
+                f"config key 'data.{name}': a dataset of format 'table' needs 'path' "
+                "(its directory of per-star files or its one long table) and "
+                "'bands' (the bands to use, in order of wavelength)"
+            )
         unknown = set(spec.get("optional_files", [])) - set(spec.get("files", {}))
         if unknown:
             raise ConfigError(

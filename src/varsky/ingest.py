@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from varsky import io
+from varsky.tables import read_table_dataset
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +30,21 @@ def available_files(manifest: dict) -> set[str]:
 
 
 def holdout_split(labels: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
-    """Mark a seeded, stratified ``fraction`` of the stars as the ``test`` split."""
+    """Mark a seeded, stratified ``fraction`` of the stars as the ``test`` split.
+
+    Only labelled stars are split; unlabelled ones keep their split.
+    """
     if not 0 < fraction < 1:
         raise ValueError(f"holdout_fraction must lie in (0, 1), got {fraction}")
+    labelled = labels[labels["class_name"].notna()]
     _, test_ids = train_test_split(
-        labels["source_id"],
+        labelled["source_id"],
         test_size=fraction,
         random_state=seed,
-        stratify=labels["class_name"],
+        stratify=labelled["class_name"],
     )
     labels = labels.copy()
-    labels["split"] = "train"
+    labels.loc[labels["class_name"].notna(), "split"] = "train"
     labels.loc[labels["source_id"].isin(set(test_ids)), "split"] = "test"
     return labels
 
@@ -73,10 +78,26 @@ def read_ramp(
     return pd.concat(frames, ignore_index=True), pd.concat(labels, ignore_index=True)
 
 
+def read_user_tables(
+    source_dir: Path, manifest: dict, spec: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a user's own files (the ``table`` format, see :mod:`varsky.tables`).
+
+    ``source_dir`` is the dataset's ``path``: a directory of per-star files or
+    one long table. The time system and the files skipped are kept in
+    ``lightcurves.attrs["metadata"]`` and stored with the shards.
+    """
+    lightcurves, labels, metadata = read_table_dataset(
+        spec.get("name", "dataset"), spec, source_dir
+    )
+    lightcurves.attrs["metadata"] = metadata
+    return lightcurves, labels
+
+
 # A reader takes (source folder, download manifest, dataset spec) and returns
 # the tidy light curves and the labels table (LABEL_COLUMNS; class_name may be
 # missing for unlabelled stars). Register new survey layouts here.
-READERS = {"ramp": read_ramp}
+READERS = {"ramp": read_ramp, "table": read_user_tables}
 
 
 def ingest(
@@ -99,15 +120,16 @@ def ingest(
     started = time.perf_counter()
     source_dir = Path(source_dir)
     lightcurves, labels = READERS[spec["format"]](source_dir, manifest, spec)
+    metadata = lightcurves.attrs.get("metadata", {})
     labelled = labels["class_name"].notna().any() if "class_name" in labels else False
     if labelled and not (labels["split"] == "test").any():
         labels = holdout_split(labels, holdout_fraction, seed)
 
     lightcurves = io.to_tidy(lightcurves)
     shards = io.assign_shards(labels["source_id"].tolist(), shard_size)
-    written = io.write_shards(lightcurves, shards, shards_dir)
+    written = io.write_shards(lightcurves, shards, shards_dir, metadata)
     labels["shard"] = labels["source_id"].map(shards)
-    io.write_parquet(labels, labels_path)
+    io.write_parquet(labels, labels_path, metadata=metadata)
 
     log.info(
         "ingested %d stars (%s), %d observations into %d shards in %.1f s",
