@@ -40,6 +40,9 @@ CLEAN_SHARD = f"{RESULTS}/clean/shards/{{shard}}.parquet"
 CLEAN_REPORT = f"{RESULTS}/clean/reports/{{shard}}.parquet"
 FEATURES_SHARD = f"{RESULTS}/features/shards/{{shard}}.parquet"
 FEATURES = f"{RESULTS}/features/features.parquet"
+MULTIBAND_SHARD = f"{RESULTS}/features/multiband/{{shard}}.parquet"
+MULTIBAND = f"{RESULTS}/features/multiband.parquet"
+MULTIBAND_RECOVERY = f"{RESULTS}/features/period_recovery_multiband.csv"
 CLASSIFICATION = f"{RESULTS}/classification"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
@@ -84,5 +87,6 @@ def get_final_outputs(wildcards):
         f"{FIGURES}/examples_folded.png",
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
+        MULTIBAND_RECOVERY,
     ]
     return expand(targets, dataset=config["datasets"])

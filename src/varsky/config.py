@@ -117,13 +117,16 @@ def _check_consistency(config: dict) -> None:
                 f"config key 'data.{name}.optional_files': {sorted(unknown)} "
                 f"are not listed under 'data.{name}.files'"
             )
-    period = config["features"]["period"]
-    if period["min_days"] >= period["max_days"]:
-        raise ConfigError(
-            "config key 'features.period': min_days "
-            f"({period['min_days']}) must be smaller than max_days "
-            f"({period['max_days']})"
-        )
+    for section in ("features.period", "multiband"):
+        period = config
+        for part in section.split("."):
+            period = period[part]
+        if period["min_days"] >= period["max_days"]:
+            raise ConfigError(
+                f"config key '{section}': min_days "
+                f"({period['min_days']}) must be smaller than max_days "
+                f"({period['max_days']})"
+            )
 
 
 def validate_config(config: dict, schema: dict) -> dict:

@@ -90,7 +90,8 @@ def write_parquet(
     arrow = pa.Table.from_pandas(table, schema=schema, preserve_index=False)
     if metadata:
         extra = {b"varsky": json.dumps(metadata, sort_keys=True).encode()}
-        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **extra})
+        stored = arrow.schema.metadata or {}
+        arrow = arrow.replace_schema_metadata({**stored, **extra})
     write_atomic(path, lambda tmp: pq.write_table(arrow, tmp))
 
 

@@ -320,7 +320,12 @@ def _search(lightcurve: pd.DataFrame, params: dict) -> dict[str, dict]:
     for i, band in enumerate(bands):
         one = band_index == i
         found[band] = _best_peak(
-            time[one], mag[one], mag_err[one], np.zeros(one.sum(), np.intp), grid, params
+            time[one],
+            mag[one],
+            mag_err[one],
+            np.zeros(one.sum(), np.intp),
+            grid,
+            params,
         )
     return found
 
@@ -354,7 +359,9 @@ def compare_star(lightcurve: pd.DataFrame, params: dict) -> dict:
     return row
 
 
-def multiband_shard(lightcurves: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+def multiband_shard(
+    lightcurves: pd.DataFrame, params: dict | None = None
+) -> pd.DataFrame:
     """:func:`compare_star` for every star of a shard (rows with ``flags == 0``).
 
     A star whose search fails gets NaN and the error in ``reason``; the shard
@@ -423,9 +430,14 @@ def period_recovery(
             {
                 "class_name": name,
                 "n": len(part),
-                **{f"{m}_fraction": part[m].mean() if len(part) else np.nan for m in methods},
+                **{
+                    f"{m}_fraction": part[m].mean() if len(part) else np.nan
+                    for m in methods
+                },
                 "multiband_chosen_fraction": (
-                    (part["chosen_method"] == "multiband").mean() if len(part) else np.nan
+                    (part["chosen_method"] == "multiband").mean()
+                    if len(part)
+                    else np.nan
                 ),
             }
             for name, part in groups

@@ -308,7 +308,8 @@ def time_column(frame: pd.DataFrame, spec: TableSpec, where: str) -> tuple[str, 
 
     Without ``columns.time`` every column named like a time is a candidate;
     candidates in different systems (``mjd`` and ``hjd``, say) are an error,
-    as is a system that differs from ``time.system``.
+    as is a column named for a system other than ``time.system`` unless a
+    unit or offset converts it.
     """
     key = spec.key("columns", "time")
     explicit = spec.columns.get("time")
@@ -331,7 +332,8 @@ def time_column(frame: pd.DataFrame, spec: TableSpec, where: str) -> tuple[str, 
             )
         column = candidates[0]
         implied = TIME_SYSTEM_OF_COLUMN.get(str(column).lower())
-    if spec.time_system and implied and implied != spec.time_system:
+    converted = spec.time_offset != 0 or spec.time_unit != "d"
+    if spec.time_system and implied and implied != spec.time_system and not converted:
         raise FileProblem(
             f"{where}: column {column!r} holds {implied.upper()} times but config key "
             f"{spec.key('time', 'system')!r} says {spec.time_system!r}; convert the "
@@ -381,7 +383,9 @@ def _band_values(
     key = spec.key("columns", role)
     explicit = spec.columns.get(role)
     if not explicit or "{" not in explicit:
-        return _numeric(frame, find_column(frame, role, where, key, explicit), where, key)
+        return _numeric(
+            frame, find_column(frame, role, where, key, explicit), where, key
+        )
     values = np.full(len(frame), np.nan)
     for name in pd.unique(band):
         column_name = explicit.format(band=name, band_lower=str(name).lower())
@@ -677,8 +681,8 @@ def _require_configured_bands(lightcurves: pd.DataFrame, spec: TableSpec) -> Non
     missing = [b for b in spec.bands if b not in present]
     if missing:
         raise InputError(
-            f"{spec.path}: band(s) {', '.join(map(repr, missing))} listed in config key "
-            f"{spec.key('bands')!r} have no points in any file (bands found: "
+            f"{spec.path}: band(s) {', '.join(map(repr, missing))} listed in config "
+            f"key {spec.key('bands')!r} have no points in any file (bands found: "
             f"{', '.join(sorted(present))}); check {spec.key('columns', 'band')!r}"
         )
 
@@ -727,11 +731,15 @@ def _side_table(
     picked = frame[[c for c in columns.values() if c is not None]].copy()
     picked.columns = [r for r, c in columns.items() if c is not None]
     picked["id"] = picked["id"].astype(str).str.strip()
+    # A star listed twice with the same values (two catalogue entries of one
+    # source, say) is harmless; with different values it is ambiguous.
+    picked = picked.drop_duplicates()
     duplicated = picked["id"].duplicated()
     if duplicated.any():
         raise InputError(
             f"{path}: star {picked['id'][duplicated].iloc[0]!r} appears more than once "
-            f"in column {columns['id']!r}"
+            f"in column {columns['id']!r} with different values; keep one row per "
+            "star"
         )
     return picked.set_index("id")
 
