@@ -48,15 +48,22 @@ FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 
-# Features shown in the per-class distribution figure, when present.
+# Features shown in the per-class distribution figure, when present: these of
+# the dataset's reddest band, and the colour of its two bluest bands.
 DISTRIBUTION_FEATURES = [
-    "period",
-    "amplitude_robust_R",
-    "stetson_k_R",
-    "von_neumann_eta_R",
-    "skewness_R",
-    "color_B_R",
+    "amplitude_robust",
+    "stetson_k",
+    "von_neumann_eta",
+    "skewness",
 ]
+
+
+def get_distribution_features(wildcards):
+    bands = config["data"][wildcards.dataset]["bands"]
+    columns = ["period", *(f"{name}_{bands[-1]}" for name in DISTRIBUTION_FEATURES)]
+    if len(bands) > 1:
+        columns.append(f"color_{bands[0]}_{bands[1]}")
+    return columns
 
 
 def dataset_spec(wildcards):
