@@ -720,9 +720,20 @@ def _side_table(
     path = Path(entry["path"])
     try:
         frame = read_any_table(path)
+        # The id column defaults to the light curves' own id column name.
+        same_id = spec.columns.get("id")
+        explicit = {
+            "id": same_id if same_id in frame.columns else None,
+            **{k: v for k, v in entry.items() if v},
+        }
         columns = {
             role: find_column(
-                frame, role, str(path), spec.key(section, role), entry.get(role), need
+                frame,
+                role,
+                str(path),
+                spec.key(section, role),
+                explicit.get(role),
+                need,
             )
             for role, need in roles.items()
         }
