@@ -8,10 +8,12 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from astropy.table import Table
-from conftest import DATA
+from conftest import DATA, REPO
 
 from varsky import io
+from varsky.config import ConfigError, load_schema, validate_config
 from varsky.ingest import ingest
 from varsky.tables import read_table_dataset
 
@@ -360,3 +362,45 @@ def test_ingest_writes_shards_with_the_time_system(crts_raw, tmp_path):
     assert io.read_metadata(tmp_path / "labels.parquet")["time_offset_days"] == 0.0
     assert labels["source_id"].tolist() == sorted(CRTS_STARS)
     assert set(labels["split"]) == {"unlabelled"}
+
+
+def test_partly_labelled_dataset_holds_out_only_labelled_stars(tmp_path):
+    for name in "abcdefgh":
+        _star(tmp_path, f"{name}.csv", GOOD)
+    classes = pd.DataFrame({"id": list("abcdef"), "class": ["x", "y"] * 3})
+    # The labels table sits beside the light curves and is not read as one.
+    classes.to_csv(tmp_path / "stars" / "classes.csv", index=False)
+    spec = {
+        "format": "table",
+        "name": "user",
+        "bands": ["V"],
+        "labels": {"path": str(tmp_path / "stars" / "classes.csv")},
+    }
+    labels = ingest(
+        tmp_path / "stars",
+        {"files": {}},
+        spec,
+        tmp_path / "shards",
+        tmp_path / "labels.parquet",
+        shard_size=10,
+        holdout_fraction=0.3,
+        seed=1,
+    ).set_index("source_id")
+
+    assert labels.loc[["g", "h"], "split"].tolist() == ["unlabelled", "unlabelled"]
+    assert labels.loc[["g", "h"], "class_name"].isna().all()
+    held_out = labels[labels["split"] == "test"]
+    assert held_out["class_name"].value_counts().to_dict() == {"x": 1, "y": 1}
+    assert (labels["split"] == "train").sum() == 4
+
+
+def test_table_dataset_needs_path_and_bands():
+    schema = load_schema(REPO / "config" / "config.schema.yaml")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["data"]["mine"] = {"format": "table", "path": "x"}
+    with pytest.raises(ConfigError, match=r"'data\.mine'.*'bands'"):
+        validate_config(config, schema)
+    config["data"]["mine"]["time"] = {"unit": "days"}
+    config["data"]["mine"]["bands"] = ["V"]
+    with pytest.raises(ConfigError, match=r"data\.mine\.time\.unit"):
+        validate_config(config, schema)

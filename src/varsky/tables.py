@@ -568,7 +568,13 @@ def dataset_files(spec: TableSpec) -> tuple[list[Path], bool]:
         )
     pattern = spec.pattern or "**/*"
     files = sorted(p for p in spec.path.glob(pattern) if p.is_file())
-    files = [p for p in files if _is_table(p)]
+    # A labels or positions table kept beside the light curves is not one.
+    side = {
+        Path(entry["path"]).resolve()
+        for entry in (spec.labels, spec.positions)
+        if entry and entry.get("path")
+    }
+    files = [p for p in files if _is_table(p) and p.resolve() not in side]
     if not files:
         raise InputError(
             f"{spec.path}: no light-curve files match config key "
