@@ -404,3 +404,18 @@ def test_table_dataset_needs_path_and_bands():
     config["data"]["mine"]["bands"] = ["V"]
     with pytest.raises(ConfigError, match=r"data\.mine\.time\.unit"):
         validate_config(config, schema)
+
+
+def test_band_from_file_name_joins_one_star(tmp_path):
+    _star(tmp_path, "star1_B.csv", GOOD)
+    _star(tmp_path, "star1_R.csv", GOOD.assign(mag=[14.0, 14.2]))
+    tidy, labels, _ = _read(
+        tmp_path / "stars",
+        bands=["B", "R"],
+        columns={},
+        id_pattern=r"(?P<source_id>\w+?)_(?P<band>[BR])",
+    )
+    assert labels["source_id"].tolist() == ["star1"]
+    assert tidy.groupby("band")["mag"].mean().to_dict() == pytest.approx(
+        {"B": 15.05, "R": 14.1}
+    )
