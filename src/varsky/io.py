@@ -15,8 +15,12 @@ flags       int32      survey quality flags, 0 when the survey has none
 ==========  =========  ==========================================
 
 and one *labels* table, one row per star (``source_id``, ``class_name``,
-``split``, ``reference_period``). The reference period is an annotation for
-measuring period recovery, never a feature.
+``split``, ``reference_period``; ``ra`` and ``dec`` in degrees when the
+dataset gives positions). The reference period is an annotation for
+measuring period recovery, never a feature. Readers may attach metadata (the
+time system, unit and offset of a user's files) that is stored in the
+Parquet key-value metadata of every shard and of the labels table, under
+``varsky`` (see :func:`read_metadata`).
 """
 
 from __future__ import annotations
