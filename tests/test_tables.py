@@ -419,3 +419,11 @@ def test_band_from_file_name_joins_one_star(tmp_path):
     assert tidy.groupby("band")["mag"].mean().to_dict() == pytest.approx(
         {"B": 15.05, "R": 14.1}
     )
+
+
+def test_named_id_column_keeps_leading_zeros(tmp_path):
+    long = pd.concat([GOOD.assign(star="007"), GOOD.assign(star="070")])
+    long.to_csv(tmp_path / "all.csv", index=False)
+    tidy, labels, _ = _read(tmp_path / "all.csv", columns={"id": "star"})
+    assert labels["source_id"].tolist() == ["007", "070"]
+    assert tidy["source_id"].value_counts().to_dict() == {"007": 2, "070": 2}

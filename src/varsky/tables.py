@@ -216,17 +216,25 @@ def split_suffixes(path: Path) -> tuple[str, str, str | None]:
     )
 
 
-def read_any_table(path: str | Path) -> pd.DataFrame:
+def read_any_table(path: str | Path, text_columns: tuple = ()) -> pd.DataFrame:
     """Read a CSV, TSV, ECSV, FITS or Parquet file (optionally compressed).
 
     FITS and ECSV go through :mod:`astropy.table`; masked values become NaN,
-    byte strings become text, and multidimensional columns are left out.
+    byte strings become text, and multidimensional columns are left out. In
+    CSV and TSV files the ``text_columns`` are read as text, so that star ids
+    such as ``007`` keep their leading zeros.
     """
     path = Path(path)
     _, kind, compression = split_suffixes(path)
     if kind in ("csv", "tsv"):
         sep = "\t" if kind == "tsv" else ","
-        return pd.read_csv(path, sep=sep, compression=compression, comment="#")
+        return pd.read_csv(
+            path,
+            sep=sep,
+            compression=compression,
+            comment="#",
+            dtype=dict.fromkeys(text_columns, str),
+        )
     if kind == "parquet":
         if compression:
             raise FileProblem(f"{path}: compress Parquet internally, not with gzip")
@@ -448,7 +456,7 @@ def tidy_rows(path: Path, spec: TableSpec, per_star: bool) -> FileResult:
     a long table needs an id column.
     """
     where = str(path)
-    frame = read_any_table(path)
+    frame = read_any_table(path, tuple(filter(None, [spec.columns.get("id")])))
     identity = file_identity(path, spec) if per_star else {}
 
     id_key = spec.key("columns", "id")
@@ -725,7 +733,8 @@ def _side_table(
         raise InputError(f"config key {spec.key(section, 'path')!r} is not set")
     path = Path(entry["path"])
     try:
-        frame = read_any_table(path)
+        ids = (entry.get("id"), spec.columns.get("id"))
+        frame = read_any_table(path, tuple(filter(None, ids)))
         # The id column defaults to the light curves' own id column name.
         same_id = spec.columns.get("id")
         explicit = {
