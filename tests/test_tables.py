@@ -427,3 +427,19 @@ def test_named_id_column_keeps_leading_zeros(tmp_path):
     tidy, labels, _ = _read(tmp_path / "all.csv", columns={"id": "star"})
     assert labels["source_id"].tolist() == ["007", "070"]
     assert tidy["source_id"].value_counts().to_dict() == {"007": 2, "070": 2}
+
+
+def test_ecsv_time_column_is_read_as_mjd(tmp_path):
+    from astropy.time import Time
+
+    table = Table(
+        {
+            "time": Time([2451544.5, 2451545.5], format="jd", scale="tdb"),
+            "mag": [15.0, 15.1],
+            "magerr": [0.1, 0.1],
+        }
+    )
+    (tmp_path / "stars").mkdir()
+    table.write(tmp_path / "stars" / "s1.ecsv")
+    tidy, _, _ = _read(tmp_path / "stars", columns={}, time={"system": "mjd"})
+    np.testing.assert_allclose(tidy["time"], [51544.0, 51545.0])

@@ -220,7 +220,8 @@ def read_any_table(path: str | Path, text_columns: tuple = ()) -> pd.DataFrame:
     """Read a CSV, TSV, ECSV, FITS or Parquet file (optionally compressed).
 
     FITS and ECSV go through :mod:`astropy.table`; masked values become NaN,
-    byte strings become text, and multidimensional columns are left out. In
+    byte strings become text, time objects their MJD, and multidimensional
+    columns are left out. In
     CSV and TSV files the ``text_columns`` are read as text, so that star ids
     such as ``007`` keep their leading zeros.
     """
@@ -244,11 +245,16 @@ def read_any_table(path: str | Path, text_columns: tuple = ()) -> pd.DataFrame:
 
 def _astropy_table(path: Path, fmt: str) -> pd.DataFrame:
     from astropy.table import Table
+    from astropy.time import Time
 
     table = Table.read(path, format=fmt)
     columns = {}
     for name in table.colnames:
         column = table[name]
+        if isinstance(column, Time):
+            # A time object column: its modified Julian date, in its own scale.
+            columns[name] = np.asarray(column.mjd, dtype="float64")
+            continue
         if column.ndim > 1:
             log.warning("%s: column %r is multidimensional and left out", path, name)
             continue
