@@ -175,7 +175,11 @@ def multiband_power(
     ss = ((t - second.real) / 2 - s * s / t).sum(axis=0)
     cs = (second.imag / 2 - c * s / t).sum(axis=0)
     yy = (wy * centred).sum()
-    return (ss * yc * yc + cc * ys * ys - 2 * cs * yc * ys) / (yy * (cc * ss - cs * cs))
+    determinant = cc * ss - cs * cs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power = (ss * yc * yc + cc * ys * ys - 2 * cs * yc * ys) / (yy * determinant)
+    # Where every point has the same phase the sinusoid is not determined.
+    return np.where(np.isfinite(power), np.clip(power, 0.0, 1.0), 0.0)
 
 
 def multiband_power_astropy(
