@@ -42,6 +42,9 @@ CLEAN_SHARD = f"{RESULTS}/clean/shards/{{shard}}.parquet"
 CLEAN_REPORT = f"{RESULTS}/clean/reports/{{shard}}.parquet"
 FEATURES_SHARD = f"{RESULTS}/features/shards/{{shard}}.parquet"
 FEATURES = f"{RESULTS}/features/features.parquet"
+MULTIBAND_SHARD = f"{RESULTS}/features/multiband/{{shard}}.parquet"
+MULTIBAND = f"{RESULTS}/features/multiband.parquet"
+MULTIBAND_RECOVERY = f"{RESULTS}/features/period_recovery_multiband.csv"
 CLASSIFICATION = f"{RESULTS}/classification"
 SURVEY_FEATURES = f"{RESULTS}/features/survey_features.parquet"
 TRANSFER = f"{RESULTS}/classification/transfer"
@@ -51,15 +54,22 @@ FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 
-# Features shown in the per-class distribution figure, when present.
+# Features shown in the per-class distribution figure, when present: these of
+# the dataset's reddest band, and the colour of its two bluest bands.
 DISTRIBUTION_FEATURES = [
-    "period",
-    "robust_amplitude_R",
-    "stetson_k_R",
-    "von_neumann_eta_R",
-    "skewness_R",
-    "color_B_R",
+    "robust_amplitude",
+    "stetson_k",
+    "von_neumann_eta",
+    "skewness",
 ]
+
+
+def get_distribution_features(wildcards):
+    bands = config["data"][wildcards.dataset]["bands"]
+    columns = ["period", *(f"{name}_{bands[-1]}" for name in DISTRIBUTION_FEATURES)]
+    if len(bands) > 1:
+        columns.append(f"color_{bands[0]}_{bands[1]}")
+    return columns
 
 
 def dataset_spec(wildcards):
@@ -144,6 +154,7 @@ def get_dataset_outputs(wildcards):
         f"{FIGURES}/examples_folded.png",
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
+        MULTIBAND_RECOVERY,
     ]
     other_model = [
         SURVEY_FEATURES,

@@ -46,7 +46,7 @@ rule plot_feature_distributions:
         "../envs/figures.yaml"
     threads: 1
     params:
-        columns=DISTRIBUTION_FEATURES,
+        columns=get_distribution_features,
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_feature_distributions.py"

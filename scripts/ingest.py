@@ -12,7 +12,8 @@ manifest = json.loads(Path(snakemake.input.manifest).read_text())
 ingest(
     manifest["local_dir"],
     manifest,
-    snakemake.params.spec,
+    # The name lets error messages point at the config keys under data.<name>.
+    dict(snakemake.params.spec, name=snakemake.wildcards.dataset),
     snakemake.output.shards,
     snakemake.output.labels,
     shard_size=snakemake.params.ingest["shard_size"],

@@ -130,6 +130,12 @@ def _check_consistency(config: dict) -> None:
                 f"config key 'data.{name}': give either 'path' (a local directory "
                 "in the survey's layout) or 'base_url' and 'files' (to download)"
             )
+        if spec["format"] == "table" and not (spec.get("path") and spec.get("bands")):
+            raise ConfigError(
+                f"config key 'data.{name}': a dataset of format 'table' needs 'path' "
+                "(its directory of per-star files or its one long table) and "
+                "'bands' (the bands to use, in order of wavelength)"
+            )
         unknown = set(spec.get("optional_files", [])) - set(spec.get("files", {}))
         if unknown:
             raise ConfigError(
@@ -148,13 +154,16 @@ def _check_consistency(config: dict) -> None:
                 f"config key 'data.{name}.variability_bands': {sorted(unknown)} "
                 f"are not in 'data.{name}.bands'"
             )
-    period = config["features"]["period"]
-    if period["min_days"] >= period["max_days"]:
-        raise ConfigError(
-            "config key 'features.period': min_days "
-            f"({period['min_days']}) must be smaller than max_days "
-            f"({period['max_days']})"
-        )
+    for section in ("features.period", "multiband"):
+        period = config
+        for part in section.split("."):
+            period = period[part]
+        if period["min_days"] >= period["max_days"]:
+            raise ConfigError(
+                f"config key '{section}': min_days "
+                f"({period['min_days']}) must be smaller than max_days "
+                f"({period['max_days']})"
+            )
 
 
 def validate_config(config: dict, schema: dict) -> dict:

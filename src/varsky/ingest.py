@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from varsky import io
 from varsky.surveys import read_crts, read_virac2
+from varsky.tables import read_table_dataset
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,31 @@ def read_ramp(
     return pd.concat(frames, ignore_index=True), pd.concat(labels, ignore_index=True)
 
 
+def read_user_tables(
+    source_dir: Path, manifest: dict, spec: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a user's own files (the ``table`` format, see :mod:`varsky.tables`).
+
+    ``source_dir`` is the dataset's ``path``: a directory of per-star files or
+    one long table. The time system and the files skipped are kept in
+    ``lightcurves.attrs["metadata"]`` and stored with the shards.
+    """
+    lightcurves, labels, metadata = read_table_dataset(
+        spec.get("name", "dataset"), spec, source_dir
+    )
+    lightcurves.attrs["metadata"] = metadata
+    return lightcurves, labels
+
+
 # A reader takes (source folder, download manifest, dataset spec) and returns
 # the tidy light curves and the labels table (LABEL_COLUMNS; class_name may be
 # missing for unlabelled stars). Register new survey layouts here.
-READERS = {"ramp": read_ramp, "virac2": read_virac2, "crts": read_crts}
+READERS = {
+    "ramp": read_ramp,
+    "virac2": read_virac2,
+    "crts": read_crts,
+    "table": read_user_tables,
+}
 
 
 def ingest(
@@ -104,15 +126,16 @@ def ingest(
     started = time.perf_counter()
     source_dir = Path(source_dir)
     lightcurves, labels = READERS[spec["format"]](source_dir, manifest, spec)
+    metadata = lightcurves.attrs.get("metadata", {})
     labelled = labels["class_name"].notna().any() if "class_name" in labels else False
     if labelled and not (labels["split"] == "test").any():
         labels = holdout_split(labels, holdout_fraction, seed)
 
     lightcurves = io.to_tidy(lightcurves)
     shards = io.assign_shards(labels["source_id"].tolist(), shard_size)
-    written = io.write_shards(lightcurves, shards, shards_dir)
+    written = io.write_shards(lightcurves, shards, shards_dir, metadata)
     labels["shard"] = labels["source_id"].map(shards)
-    io.write_parquet(labels, labels_path)
+    io.write_parquet(labels, labels_path, metadata=metadata)
 
     log.info(
         "ingested %d stars (%s), %d observations into %d shards in %.1f s",

@@ -15,12 +15,17 @@ flags       int32      survey quality flags, 0 when the survey has none
 ==========  =========  ==========================================
 
 and one *labels* table, one row per star (``source_id``, ``class_name``,
-``split``, ``reference_period``). The reference period is an annotation for
-measuring period recovery, never a feature.
+``split``, ``reference_period``; ``ra`` and ``dec`` in degrees when the
+dataset gives positions). The reference period is an annotation for
+measuring period recovery, never a feature. Readers may attach metadata (the
+time system, unit and offset of a user's files) that is stored in the
+Parquet key-value metadata of every shard and of the labels table, under
+``varsky`` (see :func:`read_metadata`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -75,10 +80,29 @@ def write_atomic(path: str | os.PathLike, write) -> None:
         raise
 
 
-def write_parquet(table: pd.DataFrame, path: str | os.PathLike, schema=None) -> None:
-    """Write a data frame to Parquet atomically (see :func:`write_atomic`)."""
+def write_parquet(
+    table: pd.DataFrame,
+    path: str | os.PathLike,
+    schema=None,
+    metadata: dict | None = None,
+) -> None:
+    """Write a data frame to Parquet atomically (see :func:`write_atomic`).
+
+    ``metadata`` (JSON-serialisable) is stored in the file's key-value
+    metadata under ``varsky``; :func:`read_metadata` reads it back.
+    """
     arrow = pa.Table.from_pandas(table, schema=schema, preserve_index=False)
+    if metadata:
+        extra = {b"varsky": json.dumps(metadata, sort_keys=True).encode()}
+        stored = arrow.schema.metadata or {}
+        arrow = arrow.replace_schema_metadata({**stored, **extra})
     write_atomic(path, lambda tmp: pq.write_table(arrow, tmp))
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The ``varsky`` metadata of a Parquet file written by :func:`write_parquet`."""
+    stored = pq.read_schema(path).metadata or {}
+    return json.loads(stored[b"varsky"]) if b"varsky" in stored else {}
 
 
 def to_tidy(frame: pd.DataFrame) -> pd.DataFrame:
@@ -131,16 +155,22 @@ def assign_shards(source_ids: Sequence[str], shard_size: int) -> dict[str, str]:
 
 
 def write_shards(
-    lightcurves: pd.DataFrame, shards: dict[str, str], out_dir: str | os.PathLike
+    lightcurves: pd.DataFrame,
+    shards: dict[str, str],
+    out_dir: str | os.PathLike,
+    metadata: dict | None = None,
 ) -> list[Path]:
-    """Write the tidy table as one Parquet file per shard into ``out_dir``."""
+    """Write the tidy table as one Parquet file per shard into ``out_dir``.
+
+    ``metadata`` (the time system, say) is stored in every shard.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shard_of_row = lightcurves["source_id"].map(shards)
     written = []
     for name, part in lightcurves.groupby(shard_of_row, sort=True):
         path = out_dir / f"{name}.parquet"
-        write_parquet(part, path, schema=LIGHTCURVE_SCHEMA)
+        write_parquet(part, path, schema=LIGHTCURVE_SCHEMA, metadata=metadata)
         written.append(path)
     return written
 
