@@ -2,6 +2,12 @@
 # results/<dataset>/download/ (or copied from `download_mirror`).
 
 
+# On a cluster the download runs where Snakemake itself runs: compute nodes
+# often have no route to the internet, and fetching takes no computing power.
+localrules:
+    download,
+
+
 rule download:
     output:
         manifest=DOWNLOAD_MANIFEST,
