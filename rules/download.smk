@@ -20,5 +20,7 @@ rule download:
     params:
         spec=dataset_spec,
         download=config["download"],
+        # Recorded in the manifest of a simulated dataset, which it generates.
+        seed=config["seed"],
     script:
         "../scripts/download.py"
