@@ -24,6 +24,12 @@ pytestmark = pytest.mark.slow
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
 
+# Commands inside a job (the executor's srun) read Slurm's default config path,
+# not $SLURM_CONF, which the job-step executor removes; the fixture writes this
+# file there only where none exists, and removes it again.
+DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
+MARK = "# Written by varsky's tests/test_slurm.py for a one-node test cluster.\n"
+
 SLURM_CONF = """\
 ClusterName=varsky-test
 SlurmctldHost={host}
@@ -75,6 +81,8 @@ def why_no_slurm() -> str | None:
         return "snakemake-executor-plugin-slurm is not installed (pip install .[test])"
     if not (EROS1 / "train.csv").exists():
         return f"the EROS-1 sample is not at {EROS1}"
+    if DEFAULT_CONF.exists() and not DEFAULT_CONF.read_text().startswith(MARK):
+        return f"{DEFAULT_CONF} configures a real cluster here; not replacing it"
     return None
 
 
@@ -95,9 +103,11 @@ def slurm(tmp_path_factory):
         (root / folder).mkdir()
     host = socket.gethostname().split(".")[0]
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    conf = root / "slurm.conf"
+    conf = DEFAULT_CONF
+    conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text(
-        SLURM_CONF.format(
+        MARK
+        + SLURM_CONF.format(
             host=host,
             root=root,
             ctld_port=free_port(),
@@ -111,20 +121,20 @@ def slurm(tmp_path_factory):
     key.chmod(0o400)
     env = {**os.environ, "SLURM_CONF": str(conf)}
 
-    start(
-        [
-            "munged",
-            "--force",
-            f"--key-file={key}",
-            f"--socket={root}/munge.socket",
-            f"--pid-file={root}/munged.pid",
-            f"--log-file={root}/munged.log",
-            f"--seed-file={root}/munged.seed",
-        ],
-        env,
-        root,
-    )
     try:
+        start(
+            [
+                "munged",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={root}/munge.socket",
+                f"--pid-file={root}/munged.pid",
+                f"--log-file={root}/munged.log",
+                f"--seed-file={root}/munged.seed",
+            ],
+            env,
+            root,
+        )
         start(["slurmctld"], env, root)
         start(["slurmd"], env, root)
         wait_for_idle_node(env, root)
@@ -132,6 +142,7 @@ def slurm(tmp_path_factory):
     finally:
         for daemon in ("slurmd", "slurmctld", "munged"):
             stop(root / f"{daemon}.pid")
+        conf.unlink(missing_ok=True)
 
 
 def wait_for_idle_node(env: dict, root: Path, timeout_s: float = 60) -> None:
