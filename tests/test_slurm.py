@@ -193,7 +193,8 @@ def test_workflow_through_slurm_equals_local_run(slurm, tmp_path):
         "1",
         "--latency-wait",
         "5",
-        "--max-threads",
+        # Grouped jobs must fit the test node's CPUs.
+        "--cores",
         str(os.cpu_count()),
         *TARGETS,
         env=slurm,
