@@ -96,6 +96,9 @@ JOB_COST = {
 # input Parquet (a column-compressed table grows about tenfold in memory),
 # minutes fixed, minutes per GB of input.
 WHOLE_DATASET_COST = (1000, 10, 10, 30)
+# Stars assumed for a dataset read whole when the config does not say how many
+# (EROS-1 has 2912); a survey much larger needs a shard-wise reader anyway.
+STARS_WHEN_UNKNOWN = 10_000
 
 
 def dataset_stars(dataset):
@@ -115,7 +118,7 @@ def stars_per_job(rule):
             # source generates one shard at a time.
             if config["data"][wildcards.dataset]["format"] == "simulated":
                 return config["ingest"]["shard_size"]
-            return dataset_stars(wildcards.dataset) or 100_000
+            return dataset_stars(wildcards.dataset) or STARS_WHEN_UNKNOWN
         return config["ingest"]["shard_size"]
 
     return stars

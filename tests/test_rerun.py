@@ -182,11 +182,34 @@ def _mtime(folder: Path, name: str) -> int:
 
 def planned_shards(dry_run_output: str, rule: str) -> set[str]:
     """Shards of the jobs of ``rule`` listed in a dry run's output."""
-    blocks = re.split(r"^(?:local)?rule ", dry_run_output, flags=re.MULTILINE)
     return {
         match.group(1)
-        for block in blocks
-        if block.startswith(f"{rule}:")
-        for match in [re.search(r"shard=(shard-\d+)", block)]
-        if match
+        for block in job_blocks(dry_run_output, rule)
+        if (match := re.search(r"shard=(shard-\d+)", block))
     }
+
+
+def test_shard_jobs_ask_for_resources_scaled_by_shard_size(finished):
+    workflow, workdir, base = finished
+    # 30 stars a shard: 500 MB + 300 MB per 1000 stars, 5 min + 3 min per 1000.
+    expected = {"mem_mb": 509, "runtime": 6}
+    scaled = {**base, "resources": {"mem_scale": 2.0}}
+    for overrides, want in ((base, expected), (scaled, {**expected, "mem_mb": 1018})):
+        write_config(workdir, overrides)
+        try:
+            result = snakemake(
+                workdir, "-n", "--forcerun", "features", workflow=workflow
+            )
+        finally:
+            write_config(workdir, base)
+        blocks = job_blocks(result.stdout + result.stderr, "features")
+        assert len(blocks) == 2
+        for block in blocks:
+            asked = dict(re.findall(r"\b(mem_mb|runtime)=(\d+)", block))
+            assert {k: int(v) for k, v in asked.items()} == want
+
+
+def job_blocks(dry_run_output: str, rule: str) -> list[str]:
+    """The text of each job of ``rule`` in a dry run's output."""
+    blocks = re.split(r"^(?:local)?rule ", dry_run_output, flags=re.MULTILINE)
+    return [block for block in blocks if block.startswith(f"{rule}:")]
