@@ -6,7 +6,9 @@ and prints
 
 * wall time of the whole run and of the features stage (s),
 * light curves per second of the features stage, per core (N divided by the
-  summed seconds of its jobs) and for the run as a whole,
+  summed wall seconds of its jobs), per CPU second (N divided by their summed
+  CPU time: the fair measure on a machine shared with other work) and for the
+  run as a whole,
 * peak resident memory of any one job (MB, from the rules' benchmark files),
 * number of jobs,
 * the time Snakemake takes to build the DAG of the finished run (a dry run).
@@ -105,6 +107,7 @@ def measure_run(workdir: Path, n_stars: int, args) -> dict:
     rows = job_benchmarks(workdir)
     features = rows.get("features", [])
     feature_s = sum(float(r["s"]) for r in features)
+    feature_cpu_s = sum(float(r["cpu_time"]) for r in features)
     steps = [int(m) for m in _steps(log)]
     return {
         "stars": n_stars,
@@ -113,6 +116,7 @@ def measure_run(workdir: Path, n_stars: int, args) -> dict:
         "ingest_s": round(sum(float(r["s"]) for r in rows.get("ingest", [])), 1),
         "features_job_s": round(feature_s, 1),
         "lc_per_s_per_core": round(n_stars / feature_s, 1) if feature_s else None,
+        "lc_per_cpu_s": round(n_stars / feature_cpu_s, 1) if feature_cpu_s else None,
         "lc_per_s_run": round(n_stars / wall, 1),
         "peak_job_mb": round(
             max(float(r["max_rss"]) for rs in rows.values() for r in rs), 1
