@@ -88,7 +88,9 @@ def get_per_shard(template):
 # last attempt.
 JOB_COST = {
     # rule: (MB fixed, MB per 1000 stars, minutes fixed, minutes per 1000 stars)
-    "ingest": (1000, 200, 10, 2),
+    # Ingest is one job for the whole dataset: its runtime grows with it (the
+    # simulated source makes 1000 stars in about 4 s), its memory need not.
+    "ingest": (1000, 200, 10, 0.5),
     "clean": (500, 150, 5, 1),
     "features": (500, 300, 5, 3),
 }
@@ -109,15 +111,25 @@ def dataset_stars(dataset):
     return spec.get("max_stars")
 
 
-def stars_per_job(rule):
-    """Stars one job of `rule` handles: a shard, or the dataset for ingest."""
+def stars_in_memory(rule):
+    """Stars one job of `rule` holds in memory at once: what its memory needs."""
+
+    def stars(wildcards):
+        # The readers of survey files hold a whole split; the simulated source
+        # generates and writes one shard at a time.
+        spec = config["data"][wildcards.dataset]
+        if rule == "ingest" and spec["format"] != "simulated":
+            return dataset_stars(wildcards.dataset) or STARS_WHEN_UNKNOWN
+        return config["ingest"]["shard_size"]
+
+    return stars
+
+
+def stars_processed(rule):
+    """Stars one job of `rule` works through: what its runtime needs."""
 
     def stars(wildcards):
         if rule == "ingest":
-            # The readers of survey files hold a whole split; the simulated
-            # source generates one shard at a time.
-            if config["data"][wildcards.dataset]["format"] == "simulated":
-                return config["ingest"]["shard_size"]
             return dataset_stars(wildcards.dataset) or STARS_WHEN_UNKNOWN
         return config["ingest"]["shard_size"]
 
@@ -131,7 +143,7 @@ def _retry(attempt):
 def get_mem_mb(rule):
     """Resource function: memory of one job of `rule`, in MB."""
     fixed, per_1000, _, _ = JOB_COST[rule]
-    stars = stars_per_job(rule)
+    stars = stars_in_memory(rule)
 
     def mem_mb(wildcards, attempt):
         need = fixed + per_1000 * stars(wildcards) / 1000
@@ -143,7 +155,7 @@ def get_mem_mb(rule):
 def get_runtime(rule):
     """Resource function: wall time of one job of `rule`, in minutes."""
     _, _, fixed, per_1000 = JOB_COST[rule]
-    stars = stars_per_job(rule)
+    stars = stars_processed(rule)
 
     def runtime(wildcards, attempt):
         need = fixed + per_1000 * stars(wildcards) / 1000
