@@ -18,6 +18,10 @@ rule classify:
         "../envs/classify.yaml"
     # XGBoost builds its histograms in parallel; Snakemake caps this at --cores.
     threads: 4
+    # Scaled with the size of the feature table it reads.
+    resources:
+        mem_mb=get_whole_dataset_mem_mb,
+        runtime=get_whole_dataset_runtime,
     params:
         xgboost=config["classify"]["xgboost"],
         seed=config["seed"],

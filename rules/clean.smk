@@ -12,7 +12,12 @@ rule clean:
         f"{LOGS}/clean/{{shard}}.log",
     conda:
         "../envs/clean.yaml"
+    # Shards run in parallel; one job is a vectorised pass over its table.
     threads: 1
+    # Scaled with the shard size, so independent of the size of the survey.
+    resources:
+        mem_mb=get_mem_mb("clean"),
+        runtime=get_runtime("clean"),
     params:
         clean=get_clean_params,
     script:
@@ -30,6 +35,11 @@ rule clean_summary:
         f"{LOGS}/clean_summary.log",
     conda:
         "../envs/clean.yaml"
+    # Concatenating small per-shard tables: one thread.
     threads: 1
+    # Scaled with the size of the per-shard reports it reads.
+    resources:
+        mem_mb=get_whole_dataset_mem_mb,
+        runtime=get_whole_dataset_runtime,
     script:
         "../scripts/clean_summary.py"

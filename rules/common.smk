@@ -1,6 +1,7 @@
 # Shared by all stages: configuration checks, path templates and the input
 # functions (get_*).
 
+import math
 import os
 import re
 import sys
@@ -79,7 +80,7 @@ def dataset_spec(wildcards):
 # Keys of a dataset entry that only later stages read: changing them must not
 # download or ingest the dataset again.
 DOWNSTREAM_KEYS = {"bands", "variability_bands", "clean", "model_from", "gaia"}
-DOWNLOAD_KEYS = {"path", "base_url", "files", "optional_files"}
+DOWNLOAD_KEYS = {"format", "path", "base_url", "files", "optional_files"}
 
 
 def get_download_spec(wildcards):
@@ -137,6 +138,112 @@ def get_per_shard(template):
         return expand(template, dataset=wildcards.dataset, shard=get_shards(wildcards))
 
     return inputs
+
+
+# Resources: what one job of each rule asks a cluster scheduler for. A local run
+# ignores them except where `--resources` caps a total. Memory (MB) and runtime
+# (minutes) are a fixed part plus a part per 1000 stars of the job, measured
+# with each rule's benchmark file on EROS-1 (a 1000-star features shard: 18 s,
+# 210 MB) and given headroom. Per-shard rules scale with `ingest.shard_size`,
+# so their request does not grow with the size of the survey; a rule over the
+# whole dataset scales with the size of its input files instead. Each retry
+# (profile `retries`) asks for `resources.retry_factor` times more than the
+# last attempt.
+JOB_COST = {
+    # rule: (MB fixed, MB per 1000 stars, minutes fixed, minutes per 1000 stars)
+    # Ingest is one job for the whole dataset: its runtime grows with it (the
+    # simulated source makes 1000 stars in about 4 s), its memory need not.
+    "ingest": (1000, 200, 10, 0.5),
+    "clean": (500, 150, 5, 1),
+    "features": (500, 300, 5, 3),
+}
+# Whole-dataset rules (gathers, classifiers, figures): MB fixed, MB per MB of
+# input Parquet (a column-compressed table grows about tenfold in memory),
+# minutes fixed, minutes per GB of input.
+WHOLE_DATASET_COST = (1000, 10, 10, 30)
+# Stars assumed for a dataset read whole when the config does not say how many
+# (EROS-1 has 2912); a survey much larger needs a shard-wise reader anyway.
+STARS_WHEN_UNKNOWN = 10_000
+
+
+def dataset_stars(dataset):
+    """Stars in a dataset where the config says so (simulated, max_stars)."""
+    spec = config["data"][dataset]
+    if spec["format"] == "simulated":
+        return spec["simulation"]["n_stars"]
+    return spec.get("max_stars")
+
+
+def stars_in_memory(rule):
+    """Stars one job of `rule` holds in memory at once: what its memory needs."""
+
+    def stars(wildcards):
+        # The readers of survey files hold a whole split; the simulated source
+        # generates and writes one shard at a time.
+        spec = config["data"][wildcards.dataset]
+        if rule == "ingest" and spec["format"] != "simulated":
+            return dataset_stars(wildcards.dataset) or STARS_WHEN_UNKNOWN
+        return config["ingest"]["shard_size"]
+
+    return stars
+
+
+def stars_processed(rule):
+    """Stars one job of `rule` works through: what its runtime needs."""
+
+    def stars(wildcards):
+        if rule == "ingest":
+            return dataset_stars(wildcards.dataset) or STARS_WHEN_UNKNOWN
+        return config["ingest"]["shard_size"]
+
+    return stars
+
+
+def _retry(attempt):
+    return config["resources"]["retry_factor"] ** (attempt - 1)
+
+
+def get_mem_mb(rule):
+    """Resource function: memory of one job of `rule`, in MB."""
+    fixed, per_1000, _, _ = JOB_COST[rule]
+    stars = stars_in_memory(rule)
+
+    def mem_mb(wildcards, attempt):
+        need = fixed + per_1000 * stars(wildcards) / 1000
+        return math.ceil(need * config["resources"]["mem_scale"] * _retry(attempt))
+
+    return mem_mb
+
+
+def get_runtime(rule):
+    """Resource function: wall time of one job of `rule`, in minutes."""
+    _, _, fixed, per_1000 = JOB_COST[rule]
+    stars = stars_processed(rule)
+
+    def runtime(wildcards, attempt):
+        need = fixed + per_1000 * stars(wildcards) / 1000
+        return math.ceil(need * config["resources"]["runtime_scale"] * _retry(attempt))
+
+    return runtime
+
+
+def get_whole_dataset_mem_mb(wildcards, input, attempt):
+    """Resource function: memory of a whole-dataset job, from its input size."""
+    fixed, per_mb, _, _ = WHOLE_DATASET_COST
+    need = fixed + per_mb * input.size_mb
+    return math.ceil(need * config["resources"]["mem_scale"] * _retry(attempt))
+
+
+def get_whole_dataset_runtime(wildcards, input, attempt):
+    """Resource function: wall time of a whole-dataset job, from its input size."""
+    _, _, fixed, per_gb = WHOLE_DATASET_COST
+    need = fixed + per_gb * input.size_mb / 1024
+    return math.ceil(need * config["resources"]["runtime_scale"] * _retry(attempt))
+
+
+def get_gpus(wildcards):
+    """Resource function for neural rules: GPUs to request (0 or 1)."""
+    return 1 if config["resources"]["gpu"] else 0
 
 
 def get_dataset_outputs(wildcards):

@@ -2,6 +2,12 @@
 # results/<dataset>/download/ (or copied from `download_mirror`).
 
 
+# On a cluster the download runs where Snakemake itself runs: compute nodes
+# often have no route to the internet, and fetching takes no computing power.
+localrules:
+    download,
+
+
 rule download:
     output:
         manifest=DOWNLOAD_MANIFEST,
@@ -14,5 +20,7 @@ rule download:
     params:
         spec=get_download_spec,
         download=config["download"],
+        # Recorded in the manifest of a simulated dataset, which it generates.
+        seed=config["seed"],
     script:
         "../scripts/download.py"

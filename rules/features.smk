@@ -15,6 +15,10 @@ rule features:
         "../envs/features.yaml"
     # Shards run in parallel; one job is a serial loop over its stars.
     threads: 1
+    # Scaled with the shard size, so independent of the size of the survey.
+    resources:
+        mem_mb=get_mem_mb("features"),
+        runtime=get_runtime("features"),
     params:
         features=config["features"],
         bands=get_variability_bands,
@@ -32,6 +36,11 @@ rule gather_features:
         f"{LOGS}/gather_features.log",
     conda:
         "../envs/features.yaml"
+    # Concatenating per-shard tables: one thread.
     threads: 1
+    # Scaled with the size of the per-shard tables it reads.
+    resources:
+        mem_mb=get_whole_dataset_mem_mb,
+        runtime=get_whole_dataset_runtime,
     script:
         "../scripts/gather.py"

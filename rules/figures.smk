@@ -20,7 +20,12 @@ rule plot_examples:
         view="raw|folded",
     conda:
         "../envs/figures.yaml"
+    # Drawing one figure is serial.
     threads: 1
+    # Scaled with the size of the tables it reads.
+    resources:
+        mem_mb=get_whole_dataset_mem_mb,
+        runtime=get_whole_dataset_runtime,
     params:
         folded=lambda wildcards: wildcards.view == "folded",
         per_class=config["figures"]["examples_per_class"],
@@ -44,7 +49,12 @@ rule plot_feature_distributions:
         f"{LOGS}/figures/feature_distributions.log",
     conda:
         "../envs/figures.yaml"
+    # Drawing one figure is serial.
     threads: 1
+    # Scaled with the size of the tables it reads.
+    resources:
+        mem_mb=get_whole_dataset_mem_mb,
+        runtime=get_whole_dataset_runtime,
     params:
         columns=get_distribution_features,
         dpi=config["figures"]["dpi"],
@@ -65,7 +75,12 @@ rule plot_confusion_matrix:
         f"{LOGS}/figures/confusion_matrix.log",
     conda:
         "../envs/figures.yaml"
+    # Drawing one figure is serial.
     threads: 1
+    # Scaled with the size of the tables it reads.
+    resources:
+        mem_mb=get_whole_dataset_mem_mb,
+        runtime=get_whole_dataset_runtime,
     params:
         dpi=config["figures"]["dpi"],
     script:

@@ -14,7 +14,12 @@ checkpoint ingest:
         f"{BENCHMARKS}/ingest.tsv"
     conda:
         "../envs/ingest.yaml"
+    # Reading and sharding is one sequential pass over the files.
     threads: 1
+    # Scaled with the stars it holds at once (see JOB_COST in common.smk).
+    resources:
+        mem_mb=get_mem_mb("ingest"),
+        runtime=get_runtime("ingest"),
     params:
         spec=get_ingest_spec,
         ingest=config["ingest"],

@@ -1,5 +1,6 @@
-"""Obtain a dataset's files into results/<dataset>/download/, or point at a
-local directory in the survey's own layout; writes the manifest ingest reads."""
+"""Obtain a dataset's files into results/<dataset>/download/, point at a local
+directory in the survey's own layout, or record the seed of a simulated dataset;
+writes the manifest ingest reads."""
 
 import json
 from pathlib import Path
@@ -12,7 +13,11 @@ setup_job_logging(snakemake.log[0])
 spec = snakemake.params.spec
 manifest_path = Path(snakemake.output.manifest)
 
-if spec.get("path"):
+if spec["format"] == "simulated":
+    # Generated at ingest from the seed recorded here; nothing is fetched.
+    manifest = {"source": "simulated", "local_dir": "", "files": {}}
+    manifest["seed"] = snakemake.params.seed
+elif spec.get("path"):
     manifest = {"source": spec["path"], "local_dir": spec["path"], "files": {}}
 else:
     files = [

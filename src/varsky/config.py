@@ -125,6 +125,9 @@ def _check_consistency(config: dict) -> None:
                 f"(defined: {', '.join(sorted(config['data']))})"
             )
     for name, spec in config["data"].items():
+        if spec["format"] == "simulated":
+            _check_simulation(name, spec["simulation"])
+            continue
         if not spec.get("path") and not (spec.get("base_url") and spec.get("files")):
             raise ConfigError(
                 f"config key 'data.{name}': give either 'path' (a local directory "
@@ -164,6 +167,21 @@ def _check_consistency(config: dict) -> None:
                 f"({period['min_days']}) must be smaller than max_days "
                 f"({period['max_days']})"
             )
+
+
+def _check_simulation(name: str, simulation: dict) -> None:
+    """A simulated dataset needs an ordered magnitude range and some class."""
+    bright, faint = simulation["mag_range"]
+    if bright >= faint:
+        raise ConfigError(
+            f"config key 'data.{name}.simulation.mag_range': the first value "
+            f"({bright}) must be brighter, i.e. smaller, than the second ({faint})"
+        )
+    if not any(share > 0 for share in simulation["class_fractions"].values()):
+        raise ConfigError(
+            f"config key 'data.{name}.simulation.class_fractions': at least one "
+            "class needs a share above zero"
+        )
 
 
 def validate_config(config: dict, schema: dict) -> dict:

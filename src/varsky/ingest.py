@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from varsky import io
+from varsky import io, simulate
 from varsky.surveys import read_crts, read_virac2
 from varsky.tables import read_table_dataset
 
@@ -103,7 +103,13 @@ READERS = {
     "virac2": read_virac2,
     "crts": read_crts,
     "table": read_user_tables,
+    "simulated": simulate.read_simulated,
 }
+
+# Sources that can produce their shards one at a time, so that ingest holds
+# one shard in memory whatever the size of the dataset. Each takes (dataset
+# spec, shard_size, seed) and yields (shard name, tidy light curves, labels).
+SHARD_SOURCES = {"simulated": simulate.iter_simulated_shards}
 
 
 def ingest(
@@ -119,30 +125,59 @@ def ingest(
 ) -> pd.DataFrame:
     """Read a dataset with its format's reader and write shards and labels.
 
+    A format in :data:`SHARD_SOURCES` (the simulated one) is produced and
+    written one shard at a time, so memory does not grow with its size; the
+    others are read whole by their reader in :data:`READERS`.
+
     Labelled data without a test split gets a seeded, stratified hold-out of
     ``holdout_fraction`` of its stars as the test split. Returns the labels
     table, with the shard of each star.
     """
     started = time.perf_counter()
-    source_dir = Path(source_dir)
-    lightcurves, labels = READERS[spec["format"]](source_dir, manifest, spec)
-    metadata = lightcurves.attrs.get("metadata", {})
+    if spec["format"] in SHARD_SOURCES:
+        labels, n_observations, n_shards = _ingest_by_shard(
+            spec, shards_dir, shard_size=shard_size, seed=seed
+        )
+        metadata = {}
+    else:
+        lightcurves, labels = READERS[spec["format"]](Path(source_dir), manifest, spec)
+        metadata = lightcurves.attrs.get("metadata", {})
+        lightcurves = io.to_tidy(lightcurves)
+        shards = io.assign_shards(labels["source_id"].tolist(), shard_size)
+        written = io.write_shards(lightcurves, shards, shards_dir, metadata)
+        n_shards = len(written)
+        labels["shard"] = labels["source_id"].map(shards)
+        n_observations = len(lightcurves)
+
     labelled = labels["class_name"].notna().any() if "class_name" in labels else False
     if labelled and not (labels["split"] == "test").any():
         labels = holdout_split(labels, holdout_fraction, seed)
-
-    lightcurves = io.to_tidy(lightcurves)
-    shards = io.assign_shards(labels["source_id"].tolist(), shard_size)
-    written = io.write_shards(lightcurves, shards, shards_dir, metadata)
-    labels["shard"] = labels["source_id"].map(shards)
     io.write_parquet(labels, labels_path, metadata=metadata)
 
     log.info(
         "ingested %d stars (%s), %d observations into %d shards in %.1f s",
         len(labels),
         ", ".join(f"{k}: {v}" for k, v in labels["split"].value_counts().items()),
-        len(lightcurves),
-        len(written),
+        n_observations,
+        n_shards,
         time.perf_counter() - started,
     )
     return labels
+
+
+def _ingest_by_shard(
+    spec: dict, shards_dir: str | Path, *, shard_size: int, seed: int
+) -> tuple[pd.DataFrame, int, int]:
+    """Write the shards of a shard-wise source; return labels and counts."""
+    shards_dir = Path(shards_dir)
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    labels, n_observations = [], 0
+    for name, lightcurves, shard_labels in SHARD_SOURCES[spec["format"]](
+        spec, shard_size=shard_size, seed=seed
+    ):
+        io.write_parquet(
+            lightcurves, shards_dir / f"{name}.parquet", schema=io.LIGHTCURVE_SCHEMA
+        )
+        labels.append(shard_labels.assign(shard=name))
+        n_observations += len(lightcurves)
+    return pd.concat(labels, ignore_index=True), n_observations, len(labels)

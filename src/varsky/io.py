@@ -62,10 +62,14 @@ class InputError(ValueError):
 def write_atomic(path: str | os.PathLike, write) -> None:
     """Call ``write(tmp_path)``, then move the result onto ``path`` in one step.
 
-    A failure leaves neither a partial file nor a changed old one behind.
+    A failure leaves neither a partial file nor a changed old one behind. A
+    process killed outright (SIGKILL, a node lost) leaves at most a hidden
+    temporary file, which the next write of the same output removes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.stem}.*.tmp{path.suffix}"):
+        stale.unlink(missing_ok=True)
     # The temporary name keeps the final suffix: some writers choose the format
     # from it (XGBoost writes JSON only to a ``.json`` name).
     fd, tmp = tempfile.mkstemp(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -26,3 +27,15 @@ def setup_job_logging(log_path: str | Path, level: int = logging.INFO) -> None:
         )
 
     sys.excepthook = log_uncaught
+    log_scheduler_job()
+
+
+def log_scheduler_job() -> None:
+    """Log the Slurm job this job runs in, if any, to tie the log to sacct/squeue."""
+    job_id = os.environ.get("SLURM_JOB_ID")
+    if job_id:
+        logging.getLogger("varsky").info(
+            "running in Slurm job %s on %s",
+            job_id,
+            os.environ.get("SLURMD_NODENAME", "an unnamed node"),
+        )
