@@ -19,6 +19,7 @@ include: "rules/clean.smk"
 include: "rules/features.smk"
 include: "rules/classify.smk"
 include: "rules/figures.smk"
+include: "rules/embed.smk"
 
 
 rule all:

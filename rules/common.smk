@@ -41,6 +41,8 @@ CLEAN_REPORT = f"{RESULTS}/clean/reports/{{shard}}.parquet"
 FEATURES_SHARD = f"{RESULTS}/features/shards/{{shard}}.parquet"
 FEATURES = f"{RESULTS}/features/features.parquet"
 CLASSIFICATION = f"{RESULTS}/classification"
+GP_RESAMPLED = f"{RESULTS}/gp/resampled.npz"
+EMBED = f"{RESULTS}/embed"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -76,6 +78,16 @@ def get_per_shard(template):
     return inputs
 
 
+def get_hidden_classes(wildcards):
+    """One table per class of the dataset, each from hiding that class."""
+    names = sorted(set(dataset_spec(wildcards)["class_names"].values()))
+    return expand(
+        f"{EMBED}/hidden_class/{{hidden}}.tsv",
+        dataset=wildcards.dataset,
+        hidden=names,
+    )
+
+
 def get_final_outputs(wildcards):
     targets = [
         f"{CLASSIFICATION}/metrics.json",
@@ -84,5 +96,11 @@ def get_final_outputs(wildcards):
         f"{FIGURES}/examples_folded.png",
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
+        f"{EMBED}/anomaly_scores.parquet",
+        f"{FIGURES}/embed_few_label.png",
+        f"{FIGURES}/embed_map_class.png",
+        f"{FIGURES}/embed_map_period.png",
+        f"{FIGURES}/embed_hidden_class_auc.png",
+        f"{FIGURES}/embed_top_anomalies.png",
     ]
     return expand(targets, dataset=config["datasets"])
