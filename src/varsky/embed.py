@@ -305,7 +305,9 @@ def build_encoder(
     ).to(device)
 
 
-def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+def nt_xent_loss(
+    z1: torch.Tensor, z2: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """Normalised temperature-scaled cross entropy of two views (SimCLR).
 
     With the 2N projections normalised to unit length and
@@ -360,7 +362,9 @@ def augment(
 
     if params["phase_shift"]:
         shift = (uniform(n) * n_phase).long()
-        index = (torch.arange(n_phase, device=device)[None, :] + shift[:, None]) % n_phase
+        index = (
+            torch.arange(n_phase, device=device)[None, :] + shift[:, None]
+        ) % n_phase
         index = index[:, None, :].expand_as(values)
         values = values.gather(2, index)
         mask = mask.gather(2, index)
@@ -371,7 +375,9 @@ def augment(
     if params["crop_fraction"] > 0:
         length = (uniform(n) * params["crop_fraction"] * n_phase).long()
         start = (uniform(n) * n_phase).long()
-        offset = (torch.arange(n_phase, device=device)[None, :] - start[:, None]) % n_phase
+        offset = (
+            torch.arange(n_phase, device=device)[None, :] - start[:, None]
+        ) % n_phase
         mask = mask * (offset >= length[:, None])[:, None, :]
 
     context = context + params["context_noise"] * normal(*context.shape)
@@ -708,7 +714,9 @@ def anomaly_detector_scores(
     reference stars are scored, each left out of its own neighbours.
     """
     if params["method"] == "knn":
-        return knn_distance(reference, reference if query is None else query, params["k"])
+        return knn_distance(
+            reference, reference if query is None else query, params["k"]
+        )
     forest = IsolationForest(n_estimators=params["n_estimators"], random_state=seed)
     forest.fit(reference)
     return -forest.score_samples(reference if query is None else query)
