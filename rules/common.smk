@@ -58,6 +58,15 @@ DISTRIBUTION_FEATURES = [
 ]
 
 
+# The embed keys that change the encoder; the evaluation keys are left out so
+# that changing them does not retrain it.
+EMBED_TRAINING = {
+    key: value
+    for key, value in config["embed"].items()
+    if key not in ("few_label", "map", "anomaly", "hidden_class")
+}
+
+
 def dataset_spec(wildcards):
     return config["data"][wildcards.dataset]
 

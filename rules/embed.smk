@@ -20,7 +20,7 @@ rule embed_train:
     # and the hidden-class trainings run side by side with this one.
     threads: 1
     params:
-        embed=config["embed"],
+        embed=EMBED_TRAINING,
         seed=config["seed"],
     script:
         "../scripts/embed_train.py"
@@ -40,7 +40,7 @@ rule embed_few_label:
     # Small logistic regressions, one after the other.
     threads: 1
     params:
-        embed=config["embed"],
+        few_label=config["embed"]["few_label"],
         seed=config["seed"],
     script:
         "../scripts/embed_few_label.py"
@@ -60,7 +60,7 @@ rule embed_map:
     # scikit-learn's t-SNE is serial in its gradient steps.
     threads: 1
     params:
-        embed=config["embed"],
+        map=config["embed"]["map"],
         seed=config["seed"],
     script:
         "../scripts/embed_map.py"
@@ -78,7 +78,7 @@ rule embed_anomaly:
     # One neighbour search over the embedding.
     threads: 1
     params:
-        embed=config["embed"],
+        anomaly=config["embed"]["anomaly"],
         seed=config["seed"],
     script:
         "../scripts/embed_anomaly.py"
@@ -101,7 +101,9 @@ rule embed_hidden_class:
     # One core per hidden class: the classes retrain side by side.
     threads: 1
     params:
-        embed=config["embed"],
+        embed=EMBED_TRAINING,
+        anomaly=config["embed"]["anomaly"],
+        retrain_encoder=config["embed"]["hidden_class"]["retrain_encoder"],
         seed=config["seed"],
     script:
         "../scripts/embed_hidden_class.py"

@@ -7,11 +7,8 @@ from varsky.io import write_parquet
 from varsky.logs import setup_job_logging
 
 setup_job_logging(snakemake.log[0])
-params = snakemake.params.embed
-embedding = pd.read_parquet(snakemake.input[0])
-matrix = embed.representation_matrix(
-    embedding[embedding["reason"].isna()],
-    embed.embedding_columns(params["embedding_dim"]),
+matrix = embed.embedding_matrix(pd.read_parquet(snakemake.input[0]))
+scores = embed.anomaly_scores(
+    matrix, snakemake.params.anomaly, seed=snakemake.params.seed
 )
-scores = embed.anomaly_scores(matrix, params["anomaly"], seed=snakemake.params.seed)
 write_parquet(scores, snakemake.output[0])

@@ -8,20 +8,15 @@ from varsky.io import write_atomic
 from varsky.logs import setup_job_logging
 
 setup_job_logging(snakemake.log[0])
-params = snakemake.params.embed
-embedding = pd.read_parquet(snakemake.input.embedding)
 features = pd.read_parquet(snakemake.input.features)
 representations = {
-    "embedding": embed.representation_matrix(
-        embedding[embedding["reason"].isna()],
-        embed.embedding_columns(params["embedding_dim"]),
-    ),
+    "embedding": embed.embedding_matrix(pd.read_parquet(snakemake.input.embedding)),
     "features": embed.representation_matrix(features, feature_columns(features)),
 }
 scores = embed.few_label_scores(
     representations,
     pd.read_parquet(snakemake.input.labels),
-    params["few_label"],
+    snakemake.params.few_label,
     seed=snakemake.params.seed,
 )
 write_atomic(snakemake.output[0], lambda tmp: scores.to_csv(tmp, sep="\t", index=False))

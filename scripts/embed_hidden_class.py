@@ -17,6 +17,8 @@ table = embed.hidden_class_evaluation(
     pd.read_parquet(snakemake.input.labels),
     hidden=snakemake.wildcards.hidden,
     params=snakemake.params.embed,
+    anomaly=snakemake.params.anomaly,
+    retrain_encoder=snakemake.params.retrain_encoder,
     seed=snakemake.params.seed,
     threads=snakemake.threads,
 )

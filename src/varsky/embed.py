@@ -530,7 +530,14 @@ def embed(
 
 
 def embedding_columns(dim: int) -> list[str]:
+    """Column names of an embedding of ``dim`` dimensions."""
     return [f"emb_{i:03d}" for i in range(dim)]
+
+
+def embedding_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """The embedded stars of an embedding table, indexed by ``source_id``."""
+    columns = [c for c in table.columns if c.startswith("emb_")]
+    return representation_matrix(table[table["reason"].isna()], columns)
 
 
 def save_encoder(encoder: PhaseEncoder, path: str | Path) -> None:
@@ -795,6 +802,8 @@ def hidden_class_evaluation(
     labels: pd.DataFrame,
     hidden: str,
     params: dict,
+    anomaly: dict,
+    retrain_encoder: bool,
     seed: int,
     threads: int = 1,
 ) -> pd.DataFrame:
@@ -804,23 +813,23 @@ def hidden_class_evaluation(
     everything but the final scoring. The encoder never sees labels, yet an
     encoder trained on all stars has learnt the hidden class's shapes, which
     would flatter the embedding; so with ``hidden_class.retrain_encoder`` the
-    encoder is retrained, with the same configuration and seed, on the
+    encoder is retrained, with the same training ``params`` and seed, on the
     known-class stars of the train split only, and every star is embedded
-    with it. The anomaly detector is always fitted on those stars only, for
-    both representations. Only stars present in both representations count.
+    with it (``retrain_encoder``). The ``anomaly`` detector is always fitted on
+    those stars only, for both representations. Only stars present in both
+    representations count.
     """
     started = time.perf_counter()
     usable = embedding.loc[embedding["reason"].isna(), "source_id"]
     common = set(usable) & set(features["source_id"])
     labels = labels[labels["source_id"].isin(common)].reset_index(drop=True)
     train_ids, scored_ids, is_hidden = hidden_class_split(labels, hidden)
-    if params["hidden_class"]["retrain_encoder"]:
+    if retrain_encoder:
         known = np.isin(curves.source_id, train_ids)
         encoder, _ = train_encoder(curves.subset(known), params, seed, threads)
         embedding = embed(encoder, curves, params, params["inference_batch_size"])
-    dim = params["embedding_dim"]
     matrices = {
-        "embedding": representation_matrix(embedding, embedding_columns(dim)),
+        "embedding": embedding_matrix(embedding),
         "features": representation_matrix(features, feature_names),
     }
     rows = [
@@ -828,12 +837,12 @@ def hidden_class_evaluation(
             "hidden_class": hidden,
             "representation": name,
             "auc": hidden_class_auc(
-                matrix, train_ids, scored_ids, is_hidden, params["anomaly"], seed
+                matrix, train_ids, scored_ids, is_hidden, anomaly, seed
             ),
             "n_reference": len(train_ids),
             "n_scored_known": int((~is_hidden).sum()),
             "n_scored_hidden": int(is_hidden.sum()),
-            "encoder_retrained": params["hidden_class"]["retrain_encoder"],
+            "encoder_retrained": retrain_encoder,
         }
         for name, matrix in matrices.items()
     ]
