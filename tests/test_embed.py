@@ -64,6 +64,8 @@ def eros1_standin(eros1_dir, tmp_path_factory):
         "train",
     )
     labels = labels[labels["source_id"].isin(rows["source_id"])]
+    # Every fourth star plays the test split of the hidden-class protocol.
+    labels["split"] = np.where(np.arange(len(labels)) % 4 == 0, "test", "train")
     periods = dict(zip(labels["source_id"], labels["reference_period"], strict=True))
     path = tmp_path_factory.mktemp("gp") / "resampled.npz"
     write_standin(make_standin(rows, periods, ["B", "R"], n_phase=64), path)
@@ -409,3 +411,39 @@ def test_hidden_class_auc_far_and_look_alike_classes(method):
     # A hidden class drawn like a known one cannot be told apart: chance.
     alike = E.hidden_class_auc(matrix, *E.hidden_class_split(labels, "b"), params, 0)
     assert alike == pytest.approx(0.5, abs=0.1)
+
+
+@pytest.mark.parametrize("retrain", [False, True])
+def test_hidden_class_evaluation_on_eros1_miras(eros1_standin, retrain):
+    curves, labels = eros1_standin
+    params = {**PARAMS, "epochs": 2}
+    encoder, _ = E.train_encoder(curves, params, seed=0)
+    embedding = E.embed(encoder, curves, params)
+    # Period and amplitudes stand in for the hand-made features here.
+    features = pd.DataFrame(
+        {
+            "source_id": curves.source_id,
+            "log_period": np.log10(curves.period),
+            "log_scale_R": np.log10(curves.scale[:, 1]),
+        }
+    )
+    table = E.hidden_class_evaluation(
+        curves,
+        embedding,
+        features,
+        ["log_period", "log_scale_R"],
+        labels,
+        "mira",
+        params,
+        PARAMS["anomaly"],
+        retrain_encoder=retrain,
+        seed=0,
+    )
+
+    assert table["representation"].tolist() == ["embedding", "features"]
+    n_mira = int((labels["class_name"] == "mira").sum())
+    assert table["n_scored_hidden"].tolist() == [n_mira, n_mira]
+    known_train = (labels["split"] == "train") & (labels["class_name"] != "mira")
+    assert table["n_reference"].iloc[0] == known_train.sum()
+    # Miras pulsate for months: their periods alone set them apart.
+    assert table["auc"].min() > 0.8
