@@ -66,6 +66,11 @@ EMBED_TRAINING = {
     if key not in ("few_label", "map", "anomaly", "hidden_class")
 }
 
+# The anomaly detector's keys; the number of stars shown is the figure's.
+EMBED_ANOMALY = {
+    key: value for key, value in config["embed"]["anomaly"].items() if key != "top"
+}
+
 
 def dataset_spec(wildcards):
     return config["data"][wildcards.dataset]

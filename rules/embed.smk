@@ -78,7 +78,7 @@ rule embed_anomaly:
     # One neighbour search over the embedding.
     threads: 1
     params:
-        anomaly=config["embed"]["anomaly"],
+        anomaly=EMBED_ANOMALY,
         seed=config["seed"],
     script:
         "../scripts/embed_anomaly.py"
@@ -102,7 +102,7 @@ rule embed_hidden_class:
     threads: 1
     params:
         embed=EMBED_TRAINING,
-        anomaly=config["embed"]["anomaly"],
+        anomaly=EMBED_ANOMALY,
         retrain_encoder=config["embed"]["hidden_class"]["retrain_encoder"],
         seed=config["seed"],
     script:
