@@ -94,8 +94,9 @@ def plot_hidden_class_auc(auc: pd.DataFrame) -> plt.Figure:
     ax.set_xticks(range(len(classes)), [pretty(c) for c in classes])
     ax.set_xlabel("class hidden from encoder and detector")
     ax.set_ylabel("ROC AUC, hidden vs known")
-    ax.set_ylim(0, 1)
-    ax.legend(frameon=False, loc="lower right")
+    ax.set_ylim(0, 1.12)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.legend(frameon=False, loc="upper center", ncols=3)
     return fig
 
 
