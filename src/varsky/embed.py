@@ -502,6 +502,7 @@ def embed(
     Stars that cannot be embedded keep their row, with NaN values and the
     reason in ``reason``.
     """
+    started = time.perf_counter()
     encoder.eval()
     device = next(encoder.parameters()).device
     reasons = unusable_reasons(curves)
@@ -523,6 +524,12 @@ def embed(
         vectors[usable] = torch.cat(parts).numpy()
     for reason, count in pd.Series(reasons[~usable]).value_counts().items():
         log.warning("%d stars not embedded: %s", count, reason)
+    log.info(
+        "embedded %d of %d stars in %.1f s",
+        usable.sum(),
+        len(curves),
+        time.perf_counter() - started,
+    )
     table = pd.DataFrame(vectors, columns=embedding_columns(dim))
     table.insert(0, "reason", pd.Series(reasons, dtype="string"))
     table.insert(0, "source_id", curves.source_id)
