@@ -202,6 +202,10 @@ def context_table(curves: FoldedCurves, context: list[str]) -> np.ndarray:
 # --------------------------------------------------------------------------- #
 # The encoder
 # --------------------------------------------------------------------------- #
+# TODO: an encoder of the raw, unfolded sequences (with time shifts and crops
+# in time as augmentations) is not written yet. It would see what folding
+# hides, such as irregular or multi-periodic variability and period changes,
+# and would not depend on the period found upstream.
 class PhaseEncoder(nn.Module):
     """Convolutional encoder of folded curves on the phase circle.
 
