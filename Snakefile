@@ -23,6 +23,7 @@ include: "rules/figures.smk"
 include: "rules/report.smk"
 include: "rules/surveys.smk"
 include: "rules/gaia.smk"
+include: "rules/embed.smk"
 
 
 rule all:

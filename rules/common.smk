@@ -51,6 +51,8 @@ SURVEY_FEATURES = f"{RESULTS}/features/survey_features.parquet"
 TRANSFER = f"{RESULTS}/classification/transfer"
 GAIA = f"{RESULTS}/gaia"
 GAIA_LABELS = f"{GAIA}/labels.parquet"
+GP_RESAMPLED = f"{RESULTS}/gp/resampled.npz"
+EMBED = f"{RESULTS}/embed"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -71,6 +73,18 @@ def get_distribution_features(wildcards):
     if len(bands) > 1:
         columns.append(f"color_{bands[0]}_{bands[1]}")
     return columns
+# The embed keys that change the encoder; the evaluation keys are left out so
+# that changing them does not retrain it.
+EMBED_TRAINING = {
+    key: value
+    for key, value in config["embed"].items()
+    if key not in ("few_label", "map", "anomaly", "hidden_class")
+}
+
+# The anomaly detector's keys; the number of stars shown is the figure's.
+EMBED_ANOMALY = {
+    key: value for key, value in config["embed"]["anomaly"].items() if key != "top"
+}
 
 
 def dataset_spec(wildcards):
@@ -138,6 +152,16 @@ def get_per_shard(template):
         return expand(template, dataset=wildcards.dataset, shard=get_shards(wildcards))
 
     return inputs
+
+
+def get_hidden_classes(wildcards):
+    """One table per class of the dataset, each from hiding that class."""
+    names = sorted(set(dataset_spec(wildcards)["class_names"].values()))
+    return expand(
+        f"{EMBED}/hidden_class/{{hidden}}.tsv",
+        dataset=wildcards.dataset,
+        hidden=names,
+    )
 
 
 # Resources: what one job of each rule asks a cluster scheduler for. A local run
@@ -262,6 +286,12 @@ def get_dataset_outputs(wildcards):
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
         MULTIBAND_RECOVERY,
+        f"{EMBED}/anomaly_scores.parquet",
+        f"{FIGURES}/embed_few_label.png",
+        f"{FIGURES}/embed_map_class.png",
+        f"{FIGURES}/embed_map_period.png",
+        f"{FIGURES}/embed_hidden_class_auc.png",
+        f"{FIGURES}/embed_top_anomalies.png",
     ]
     other_model = [
         SURVEY_FEATURES,

@@ -1,0 +1,12 @@
+"""Macro-F1 against labels per class, embedding and features."""
+
+import pandas as pd
+
+from varsky import embed_plots
+from varsky.logs import setup_job_logging
+from varsky.plots import save_figure
+
+setup_job_logging(snakemake.log[0])
+scores = pd.read_csv(snakemake.input[0], sep="\t", dtype={"labels_per_class": str})
+fig = embed_plots.plot_few_label(scores)
+save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)

@@ -1,0 +1,11 @@
+"""ROC AUC per hidden class, embedding against features."""
+
+import pandas as pd
+
+from varsky import embed_plots
+from varsky.logs import setup_job_logging
+from varsky.plots import save_figure
+
+setup_job_logging(snakemake.log[0])
+fig = embed_plots.plot_hidden_class_auc(pd.read_csv(snakemake.input[0], sep="\t"))
+save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
