@@ -17,6 +17,7 @@ include: "rules/download.smk"
 include: "rules/ingest.smk"
 include: "rules/clean.smk"
 include: "rules/features.smk"
+include: "rules/gp.smk"
 include: "rules/classify.smk"
 include: "rules/figures.smk"
 

@@ -40,6 +40,12 @@ CLEAN_SHARD = f"{RESULTS}/clean/shards/{{shard}}.parquet"
 CLEAN_REPORT = f"{RESULTS}/clean/reports/{{shard}}.parquet"
 FEATURES_SHARD = f"{RESULTS}/features/shards/{{shard}}.parquet"
 FEATURES = f"{RESULTS}/features/features.parquet"
+GP_FITS = f"{RESULTS}/gp/fits/{{shard}}.parquet"
+GP_DETRENDED = f"{RESULTS}/gp/detrended/{{shard}}.parquet"
+GP_RESAMPLED_SHARD = f"{RESULTS}/gp/resampled/{{shard}}.npz"
+GP_RESAMPLED = f"{RESULTS}/gp/resampled.npz"
+GP_FEATURES_SHARD = f"{RESULTS}/gp/features_detrended/{{shard}}.parquet"
+GP_FEATURES = f"{RESULTS}/gp/features_detrended.parquet"
 CLASSIFICATION = f"{RESULTS}/classification"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
@@ -84,5 +90,9 @@ def get_final_outputs(wildcards):
         f"{FIGURES}/examples_folded.png",
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
+        GP_RESAMPLED,
+        GP_FEATURES,
+        f"{FIGURES}/gp_kernels.png",
+        f"{FIGURES}/gp_examples.png",
     ]
     return expand(targets, dataset=config["datasets"])

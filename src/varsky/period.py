@@ -176,7 +176,9 @@ def frequency_grid(baseline: float, period: dict) -> FrequencyGrid:
 @lru_cache(maxsize=8)
 def _nufft_plan(n_modes: int, n_trans: int, tolerance: float) -> finufft.Plan:
     """A type-1 NUFFT plan, reused by every light curve with the same size."""
-    return finufft.Plan(1, (n_modes,), n_trans=n_trans, eps=tolerance, isign=1, nthreads=1)
+    return finufft.Plan(
+        1, (n_modes,), n_trans=n_trans, eps=tolerance, isign=1, nthreads=1
+    )
 
 
 def _padded_size(n: int) -> int:
@@ -348,13 +350,17 @@ def phase_dispersion(
     total = np.sum(y * y) / (y.size - 1)
     result = []
     for chunk in _chunks(np.asarray(frequencies, dtype=float), y.size):
-        flat = _phase_bins(time, chunk, n_bins) + n_bins * np.arange(chunk.size)[:, None]
+        flat = (
+            _phase_bins(time, chunk, n_bins) + n_bins * np.arange(chunk.size)[:, None]
+        )
         flat = flat.ravel()
         size = chunk.size * n_bins
         count = np.bincount(flat, minlength=size).reshape(chunk.size, n_bins)
         sum1 = np.bincount(flat, np.tile(y, chunk.size), size).reshape(count.shape)
         sum2 = np.bincount(flat, np.tile(y * y, chunk.size), size).reshape(count.shape)
-        within = sum2 - np.divide(sum1**2, count, out=np.zeros_like(sum1), where=count > 0)
+        within = sum2 - np.divide(
+            sum1**2, count, out=np.zeros_like(sum1), where=count > 0
+        )
         dof = y.size - np.count_nonzero(count, axis=1)
         result.append(within.sum(axis=1) / np.maximum(dof, 1) / total)
     return np.concatenate(result) if result else np.empty(0)
@@ -381,7 +387,9 @@ def conditional_entropy(
     result = []
     for chunk in _chunks(np.asarray(frequencies, dtype=float), mag.size):
         phase_bin = _phase_bins(time, chunk, n_phase_bins)
-        flat = (phase_bin * n_mag_bins + mag_bin) + cells * np.arange(chunk.size)[:, None]
+        flat = (phase_bin * n_mag_bins + mag_bin) + cells * np.arange(chunk.size)[
+            :, None
+        ]
         joint = np.bincount(flat.ravel(), minlength=chunk.size * cells)
         joint = joint.reshape(chunk.size, n_phase_bins, n_mag_bins) / mag.size
         marginal = joint.sum(axis=2, keepdims=True)
