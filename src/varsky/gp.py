@@ -145,6 +145,17 @@ class FitError(RuntimeError):
     """A GP fit that could not produce a usable optimum; the message says why."""
 
 
+# What a bad star may raise; it is flagged with the reason, never crashes a shard.
+_BAD_STAR = (FitError, np.linalg.LinAlgError, ValueError, FloatingPointError)
+
+
+def describe(error: Exception) -> str:
+    """The reason recorded for a failed fit."""
+    if isinstance(error, FitError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def check_params(params: dict) -> None:
     """Rules on the ``gp`` config that its schema cannot express.
 
@@ -307,6 +318,31 @@ class Parameterisation:
 _LINEAR = {"twice": 2.0, "same": 1.0}
 
 
+def negative_log_likelihood(
+    gp: george.GP,
+    y: np.ndarray,
+    parameterisation: Parameterisation,
+    theta: np.ndarray,
+    base: np.ndarray,
+    gradient: bool = True,
+):
+    """``−ln L(θ)`` and, with ``gradient``, its derivative in ``θ``.
+
+    The gradient is george's analytic ``∂ ln L / ∂g = ½ tr((α αᵀ − K⁻¹) ∂K/∂g)``
+    (Rasmussen & Williams eq. 5.9) times ``dg/dθ``; both come from one
+    factorisation of ``K``. A non-finite likelihood (a singular ``K``) gives
+    ``10²⁵`` and a zero gradient, which the optimiser steps away from.
+    """
+    gp.set_parameter_vector(parameterisation.to_george(theta, base))
+    value = gp.log_likelihood(y, quiet=True)
+    if not gradient:
+        return -value if np.isfinite(value) else 1e25
+    if not np.isfinite(value):
+        return 1e25, np.zeros_like(theta)
+    grad = gp.grad_log_likelihood(y, quiet=True)[parameterisation.index]
+    return -value, -grad * parameterisation.chain(theta)
+
+
 @dataclass
 class FitResult:
     values: dict
@@ -340,22 +376,16 @@ def maximise_likelihood(
     evaluations = 0
 
     def objective(theta):
-        """``−ln L`` and its gradient from one factorisation of ``K``."""
         nonlocal evaluations
         evaluations += 1
-        gp.set_parameter_vector(parameterisation.to_george(theta, base))
-        value = gp.log_likelihood(y, quiet=True)
-        if not np.isfinite(value):
-            return 1e25, np.zeros_like(theta)
-        grad = gp.grad_log_likelihood(y, quiet=True)[parameterisation.index]
-        return -value, -grad * parameterisation.chain(theta)
+        return negative_log_likelihood(gp, y, parameterisation, theta, base)
 
-    def negative_log_likelihood(theta):
+    def value_only(theta):
         nonlocal evaluations
         evaluations += 1
-        gp.set_parameter_vector(parameterisation.to_george(theta, base))
-        value = gp.log_likelihood(y, quiet=True)
-        return -value if np.isfinite(value) else 1e25
+        return negative_log_likelihood(
+            gp, y, parameterisation, theta, base, gradient=False
+        )
 
     first = np.clip(np.log([start[n] for n in names]), lower, upper)
     starts = [first] + [rng.uniform(lower, upper) for _ in range(params["restarts"])]
@@ -363,7 +393,7 @@ def maximise_likelihood(
     for theta0 in starts:
         try:
             result = minimize(
-                objective if analytic_gradient else negative_log_likelihood,
+                objective if analytic_gradient else value_only,
                 theta0,
                 jac=analytic_gradient,
                 method="L-BFGS-B",
@@ -460,6 +490,24 @@ def detrend_start(
     return {k: float(np.clip(v, *bounds[k])) for k, v in start.items()}
 
 
+def check_band(
+    time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray, needed: int
+) -> None:
+    """Raise :class:`FitError` for a band no GP can be fitted to: fewer than
+    ``needed`` points or distinct times, non-finite values, errors ≤ 0."""
+    if time.size < needed:
+        raise FitError(f"{time.size} points, fewer than the {needed} the fit needs")
+    distinct = np.unique(time).size
+    if distinct < needed:
+        raise FitError(
+            f"{distinct} distinct times, fewer than the {needed} the fit needs"
+        )
+    if not (np.isfinite(time).all() and np.isfinite(mag).all()):
+        raise FitError("non-finite times or magnitudes")
+    if not (np.isfinite(mag_err).all() and (mag_err > 0).all()):
+        raise FitError("magnitude errors that are not finite and positive")
+
+
 def star_rng(seed: int, source_id: str, band: str) -> np.random.Generator:
     """A generator seeded by the config seed and the star and band names, so a
     star's restarts do not depend on how the stars are sharded."""
@@ -481,12 +529,7 @@ def fit_detrending(
     """
     kernel_name = params["kernel"]
     n_free = len(SIGNAL_PARAMETERS[kernel_name]) + 3
-    needed = max(params["min_points"], n_free + 1)
-    if time.size < needed:
-        raise FitError(
-            f"{time.size} points, fewer than the {needed} the {kernel_name} "
-            "kernel needs"
-        )
+    check_band(time, mag, mag_err, max(params["min_points"], n_free + 1))
     if not (np.isfinite(period) and period > 0):
         raise FitError("no period from the features stage")
 
@@ -644,12 +687,13 @@ def resample_star(
         time, mag, mag_err = curves[band]
         row = fit_rows[band]
         try:
+            check_band(time, mag, mag_err, params["min_points"])
             phase = fold(time, period, reference_epoch)
             fit = fit_folded(
                 phase, mag, mag_err, params, star_rng(seed, source_id, f"{band}/fold")
             )
-        except FitError as error:
-            row["fold_reason"] = str(error)
+        except _BAD_STAR as error:
+            row["fold_reason"] = describe(error)
             continue
         row.update(fit.values)
         row.update(
@@ -758,8 +802,8 @@ def process_shard(
                     status=fit.status,
                     reason=fit.reason,
                 )
-            except FitError as error:
-                row["reason"] = f"{error}; passed on un-detrended"
+            except _BAD_STAR as error:
+                row["reason"] = f"{describe(error)}; passed on un-detrended"
             curves[band] = (time, mag, mag_err)
             fit_rows[band] = row
         per_star.append(
