@@ -243,6 +243,7 @@ def test_bad_stars_are_flagged_and_passed_on(params):
         # every point at one time: no time scale can be fitted
         as_tidy("one_epoch", "R", np.full(40, 5.0), mag[:40], mag_err[:40]),
         as_tidy("zero_errors", "R", time, mag, np.zeros_like(mag)),
+        as_tidy("all_flagged", "R", time, mag, mag_err).assign(flags=1),
     ]
     curves = pd.concat(frames, ignore_index=True)
     periods = pd.Series(
@@ -252,6 +253,7 @@ def test_bad_stars_are_flagged_and_passed_on(params):
             "no_period": np.nan,
             "one_epoch": 1.3,
             "zero_errors": 1.3,
+            "all_flagged": 1.3,
         }
     )
     fits, detrended, resampled = gp.process_shard(
@@ -277,7 +279,9 @@ def test_bad_stars_are_flagged_and_passed_on(params):
     good = curves["source_id"] == "good"
     assert not np.allclose(detrended.loc[good, "mag"], curves.loc[good, "mag"])
 
-    assert list(resampled["source_id"]) == ["good", *bad]
+    assert "all_flagged" not in set(fits["source_id"])
+    assert list(resampled["source_id"]) == ["good", *bad, "all_flagged"]
+    assert not resampled["ok"][-1].any()
     assert resampled["ok"].tolist()[0] == [False, True]  # no B band
     assert resampled["ok"][2].tolist() == [False, False]  # no period
     assert resampled["ok"][4].tolist() == [False, False]  # zero errors

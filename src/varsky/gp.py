@@ -679,6 +679,8 @@ def resample_star(
             fit_rows[band]["fold_reason"] = "no period from the features stage"
         return out
 
+    if not curves:
+        return out
     reference_epoch = min(t[0] for t, _, _ in curves.values())
     fits = {}
     for band in bands:
