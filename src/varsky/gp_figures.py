@@ -19,6 +19,18 @@ GALLERY_VALUES = {
     "signal_period": 1.0,
 }
 GALLERY_ENVELOPE = 3.0
+KERNEL_TITLES = {
+    "squared_exponential": r"squared exponential  $a^2 e^{-\tau^2/2\ell^2}$",
+    "rational_quadratic": (
+        r"rational quadratic  $a^2 (1 + \tau^2/2\alpha\ell^2)^{-\alpha}$"
+    ),
+    "matern32": (r"Matérn-3/2  $a^2 (1 + \sqrt{3}\tau/\ell)\, e^{-\sqrt{3}\tau/\ell}$"),
+    "periodic": r"periodic  $a^2 e^{-\Gamma \sin^2(\pi\tau/P)}$",
+    "quasi_periodic": (
+        r"quasi-periodic  $a^2 e^{-\Gamma \sin^2(\pi\tau/P)}"
+        r"\, e^{-\tau^2/2\ell^2}$"
+    ),
+}
 
 
 def plot_kernel_gallery(n_draws: int, seed: int) -> plt.Figure:
@@ -34,9 +46,9 @@ def plot_kernel_gallery(n_draws: int, seed: int) -> plt.Figure:
             values["signal_length_scale"] = GALLERY_ENVELOPE
         for draw in gp.prior_draws(name, values, time, n_draws, rng):
             ax.plot(time, draw, lw=1)
-        ax.set_title(pretty(name), loc="left")
+        ax.set_title(KERNEL_TITLES.get(name, pretty(name)), loc="left")
         ax.set_ylabel("f(t)")
-    axes[-1].set_xlabel("time (periods or length scales)")
+    axes[-1].set_xlabel(r"time $t$ (units of $P = \ell = 1$)")
     return fig
 
 
