@@ -191,6 +191,24 @@ def test_exact_and_hodlr_agree_on_real_curves(name, eros1_bands, params):
         assert abs(likelihoods[0] - likelihoods[1]) < HODLR_TOLERANCE
 
 
+def test_hodlr_fit_finds_the_exact_optimum(params):
+    """Above hodlr_min_points the fit runs on HODLR with a finite-difference
+    gradient; it should reach the optimum the exact solver finds."""
+    rng = np.random.default_rng(8)
+    time, mag, mag_err, _ = simulated_star(rng, trend=0.2, n=200)
+    fits = {}
+    for limit in (201, 100):
+        options = {**params, "hodlr_min_points": limit, "hodlr_leaf_size": 32}
+        fit, solver = gp.fit_detrending(
+            time, mag, mag_err, 1.3, options, np.random.default_rng(0)
+        )
+        fits[solver] = fit
+    assert set(fits) == {"exact", "hodlr"}
+    assert fits["hodlr"].log_likelihood == pytest.approx(
+        fits["exact"].log_likelihood, abs=0.05
+    )
+
+
 # --------------------------------------------------------------------------- #
 # Detrending
 # --------------------------------------------------------------------------- #
