@@ -133,7 +133,7 @@ def main() -> None:
         t, m, e, period = simulated(n, rng)
         y = m - np.median(m)
         values = gp.detrend_start(
-            y, e, period, gp.detrend_bounds("matern32", period, 3000.0, params)
+            y, e, period, gp.detrend_bounds(period, 3000.0, params)
         )
         evaluation = {}
         for name in ("exact", "hodlr"):

@@ -16,8 +16,8 @@ and describes the star's own variability, ``k_trend(τ) = a_T² exp(−τ² / 2�
 is a squared-exponential trend whose length scale is held above
 ``trend_min_periods · P``, ``σ_i`` are the reported errors and ``s`` a fitted
 jitter. The two kernels are kept apart by their time scales: ``k_signal``'s
-length scale stays below ``signal_max_periods · P``, which may not exceed
-``trend_min_periods · P``. The hyperparameters maximise the log-likelihood
+length scale stays below ``signal_length_scale_periods[1] · P``, which may
+not exceed ``trend_min_periods · P``. The hyperparameters maximise the log-likelihood
 
     ln L = −½ yᵀ K⁻¹ y − ½ ln det K − (N/2) ln 2π
 
@@ -53,6 +53,8 @@ import numpy as np
 import pandas as pd
 from george import kernels
 from scipy.optimize import minimize
+
+from varsky.io import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -449,7 +451,7 @@ def bound_hits(names, theta, lower, upper, bounds) -> list[str]:
 # Detrending one band
 # --------------------------------------------------------------------------- #
 def detrend_bounds(
-    kernel: str, period: float, baseline: float, params: dict
+    period: float, baseline: float, params: dict
 ) -> dict[str, tuple[float, float]]:
     """Bounds of every hyperparameter, time scales in units of ``period``."""
     b = params["bounds"]
@@ -535,7 +537,7 @@ def fit_detrending(
 
     y = mag - np.median(mag)
     baseline = float(time[-1] - time[0])
-    bounds = detrend_bounds(kernel_name, period, baseline, params)
+    bounds = detrend_bounds(period, baseline, params)
     start = detrend_start(y, mag_err, period, bounds)
     solver_name, solver_options = make_solver(time.size, params)
     kernel = signal_kernel(kernel_name, start) + trend_kernel(start)
@@ -871,7 +873,6 @@ RESAMPLED_KEYS = (
 
 def write_resampled(arrays: dict, path) -> None:
     """Save the resampled arrays with ``numpy.savez`` (no pickled objects)."""
-    from varsky.io import write_atomic
 
     def write(tmp):
         with open(tmp, "wb") as handle:
