@@ -248,6 +248,23 @@ def test_fits_are_reproducible_with_the_seed(params):
     assert results[0] == results[1]
 
 
+def test_bounds_hit_by_present_components_are_reported():
+    names = ["jitter", "signal_amplitude", "signal_length_scale", "trend_amplitude"]
+    bounds = {n: (0.001, 10.0) for n in names}
+    lower, upper = np.log([0.001] * 4), np.log([10.0] * 4)
+    # signal at a short length scale: reported; trend absent: not reported
+    theta = np.log([0.05, 0.3, 0.001, 0.001])
+    hits = gp.bound_hits(names, theta, lower, upper, bounds)
+    assert hits == ["signal_length_scale at its lower bound 0.001"]
+    # no resolved signal: its length scale says nothing and is not reported
+    theta = np.log([0.05, 0.001, 0.001, 0.2])
+    assert gp.bound_hits(names, theta, lower, upper, bounds) == []
+    # an amplitude at its upper bound is a fit squeezed by its bounds
+    theta = np.log([0.05, 10.0, 1.0, 0.2])
+    hits = gp.bound_hits(names, theta, lower, upper, bounds)
+    assert hits == ["signal_amplitude at its upper bound 10"]
+
+
 # --------------------------------------------------------------------------- #
 # A shard with bad stars
 # --------------------------------------------------------------------------- #

@@ -112,7 +112,8 @@ _GEORGE_NAMES = {
 
 # Bounds that mean "this component is absent" (no trend, a trend flat over the
 # whole baseline, no extra noise), a valid answer rather than a fit squeezed by
-# its bounds: (name, 0 for lower or 1 for upper). They do not set 'at_bound'.
+# its bounds: (name, 0 for lower or 1 for upper). They do not set 'at_bound';
+# nor does any amplitude at its lower bound (see bound_hits).
 _ABSENCE_BOUNDS = {
     ("trend_amplitude", 0),
     ("trend_length_scale", 1),
@@ -434,14 +435,29 @@ def maximise_likelihood(
 
 
 def bound_hits(names, theta, lower, upper, bounds) -> list[str]:
-    """Hyperparameters within ``_AT_BOUND`` (relative, in ``ln``) of a bound."""
-    hits = []
+    """Hyperparameters within ``_AT_BOUND`` (relative, in ``ln``) of a bound.
+
+    A component whose amplitude sits at its lower bound is absent (a star with
+    no resolved signal, no trend, a flat fold): its other hyperparameters are
+    then unidentified and their bounds are not reported either.
+    """
     width = np.maximum(upper - lower, 1e-12)
-    for i, name in enumerate(names):
-        for side, edge in ((0, lower[i]), (1, upper[i])):
-            if abs(theta[i] - edge) <= _AT_BOUND * width[i] and (
-                (name, side) not in _ABSENCE_BOUNDS
-            ):
+    at = {
+        (name, side): abs(theta[i] - edge) <= _AT_BOUND * width[i]
+        for i, name in enumerate(names)
+        for side, edge in ((0, lower[i]), (1, upper[i]))
+    }
+    absent = {
+        name.removesuffix("_amplitude")
+        for name in names
+        if name.endswith("_amplitude") and at[(name, 0)]
+    }
+    hits = []
+    for name in names:
+        if name.split("_")[0] in absent:
+            continue
+        for side in (0, 1):
+            if at[(name, side)] and (name, side) not in _ABSENCE_BOUNDS:
                 word = ("lower", "upper")[side]
                 hits.append(f"{name} at its {word} bound {bounds[name][side]:.4g}")
     return hits
