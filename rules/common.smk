@@ -46,12 +46,17 @@ FEATURES = f"{RESULTS}/features/features.parquet"
 MULTIBAND_SHARD = f"{RESULTS}/features/multiband/{{shard}}.parquet"
 MULTIBAND = f"{RESULTS}/features/multiband.parquet"
 MULTIBAND_RECOVERY = f"{RESULTS}/features/period_recovery_multiband.csv"
+GP_FITS = f"{RESULTS}/gp/fits/{{shard}}.parquet"
+GP_DETRENDED = f"{RESULTS}/gp/detrended/{{shard}}.parquet"
+GP_RESAMPLED_SHARD = f"{RESULTS}/gp/resampled/{{shard}}.npz"
+GP_RESAMPLED = f"{RESULTS}/gp/resampled.npz"
+GP_FEATURES_SHARD = f"{RESULTS}/gp/features_detrended/{{shard}}.parquet"
+GP_FEATURES = f"{RESULTS}/gp/features_detrended.parquet"
 CLASSIFICATION = f"{RESULTS}/classification"
 SURVEY_FEATURES = f"{RESULTS}/features/survey_features.parquet"
 TRANSFER = f"{RESULTS}/classification/transfer"
 GAIA = f"{RESULTS}/gaia"
 GAIA_LABELS = f"{GAIA}/labels.parquet"
-GP_RESAMPLED = f"{RESULTS}/gp/resampled.npz"
 EMBED = f"{RESULTS}/embed"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
@@ -292,6 +297,10 @@ def get_dataset_outputs(wildcards):
         f"{FIGURES}/embed_map_period.png",
         f"{FIGURES}/embed_hidden_class_auc.png",
         f"{FIGURES}/embed_top_anomalies.png",
+        GP_RESAMPLED,
+        GP_FEATURES,
+        f"{FIGURES}/gp_kernels.png",
+        f"{FIGURES}/gp_examples.png",
     ]
     other_model = [
         SURVEY_FEATURES,

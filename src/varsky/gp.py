@@ -1,0 +1,960 @@
+"""Gaussian-process models of light curves: detrending and phase resampling.
+
+A Gaussian process (GP) describes a light curve by the covariance between its
+points rather than by a fixed equation (Rasmussen & Williams 2006, *Gaussian
+Processes for Machine Learning*, MIT Press, ch. 2 and 5). varsky uses george
+(Ambikasaran et al. 2015, IEEE TPAMI 38, 252, doi:10.1109/TPAMI.2015.2448083)
+in two roles.
+
+**Detrending.** Each band ``m(t)`` of a star with period ``P`` (from the
+features stage) is modelled as
+
+    m(t) − median(m) ~ GP(0, k_signal + k_trend),   Σ_ii += σ_i² + s²,
+
+where ``k_signal`` is the kernel chosen in the config (one of :data:`KERNELS`)
+and describes the star's own variability, ``k_trend(τ) = a_T² exp(−τ² / 2ℓ_T²)``
+is a squared-exponential trend whose length scale is held above
+``trend_min_periods · P``, ``σ_i`` are the reported errors and ``s`` a fitted
+jitter. The two kernels are kept apart by their time scales: ``k_signal``'s
+length scale stays below ``signal_length_scale_periods[1] · P``, which may
+not exceed ``trend_min_periods · P``. The hyperparameters maximise the log-likelihood
+
+    ln L = −½ yᵀ K⁻¹ y − ½ ln det K − (N/2) ln 2π
+
+(Rasmussen & Williams eq. 5.8) with L-BFGS-B from a data-driven start plus
+seeded random restarts. The trend is the conditional mean of the trend
+component alone, ``μ_T = K_T(t, t) K⁻¹ y`` (Rasmussen & Williams eq. 2.25
+applied to one summand), and the detrended curve is
+``m − (μ_T − median(μ_T))``.
+
+**Resampling.** The (detrended) band folded at ``P``, with phase
+``φ = ((t − t₀) / P) mod 1``, is conditioned on a periodic GP in phase,
+``k(Δφ) = a² exp(−Γ sin²(π Δφ))`` (MacKay 1998, "Introduction to Gaussian
+processes", NATO ASI Series F 168, 133), whose mean and standard deviation are
+read on a fixed grid of phases, normalised per star (see
+:func:`resample_star`).
+
+The exact (Cholesky) solver is used for short curves and george's HODLR solver
+(Ambikasaran et al. 2015) from ``hodlr_min_points`` points on. george's
+analytic gradient needs the dense inverse of ``K`` (``O(N²)`` memory and time),
+so under HODLR the gradient is taken by forward differences of the HODLR
+likelihood, which keeps the cost of a fit ``O(N log² N)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as clock
+import zlib
+from dataclasses import dataclass
+
+import george
+import numpy as np
+import pandas as pd
+from george import kernels
+from scipy.optimize import minimize
+
+from varsky.io import write_atomic
+
+log = logging.getLogger(__name__)
+
+KERNELS = (
+    "squared_exponential",
+    "rational_quadratic",
+    "matern32",
+    "periodic",
+    "quasi_periodic",
+)
+"""Signal kernels, by config name."""
+
+HYPERPARAMETERS = (
+    "signal_amplitude",
+    "signal_length_scale",
+    "signal_alpha",
+    "signal_gamma",
+    "signal_period",
+    "trend_amplitude",
+    "trend_length_scale",
+    "jitter",
+)
+"""Hyperparameter columns of the fit table, in natural units: amplitudes and
+jitter in mag, length scales and period in days, ``alpha`` (rational-quadratic
+shape) and ``gamma`` (periodic sharpness) dimensionless. NaN where the kernel
+has no such parameter."""
+
+FOLD_HYPERPARAMETERS = ("fold_amplitude", "fold_gamma", "fold_jitter")
+"""Hyperparameters of the periodic GP in phase (mag, dimensionless, mag)."""
+
+SIGNAL_PARAMETERS = {
+    "squared_exponential": ("signal_amplitude", "signal_length_scale"),
+    "rational_quadratic": ("signal_amplitude", "signal_length_scale", "signal_alpha"),
+    "matern32": ("signal_amplitude", "signal_length_scale"),
+    "periodic": ("signal_amplitude", "signal_gamma", "signal_period"),
+    "quasi_periodic": (
+        "signal_amplitude",
+        "signal_length_scale",
+        "signal_gamma",
+        "signal_period",
+    ),
+}
+"""The hyperparameters each signal kernel fits."""
+
+# How a natural hyperparameter appears in george's parameter vector: the
+# suffix of george's name and the map from θ = ln(natural value) to george's
+# value (george stores ln a², ln ℓ², ln α, Γ, ln P and ln s²).
+_GEORGE_NAMES = {
+    "amplitude": ("log_constant", "twice"),
+    "length_scale": ("metric:log_M_0_0", "twice"),
+    "alpha": ("log_alpha", "same"),
+    "gamma": ("gamma", "exp"),
+    "period": ("log_period", "same"),
+}
+
+# Bounds that mean "this component is absent" (no trend, a trend flat over the
+# whole baseline, no extra noise), a valid answer rather than a fit squeezed by
+# its bounds: (name, 0 for lower or 1 for upper). They do not set 'at_bound';
+# nor does any amplitude at its lower bound (see bound_hits).
+_ABSENCE_BOUNDS = {
+    ("trend_amplitude", 0),
+    ("trend_length_scale", 1),
+    ("jitter", 0),
+    ("fold_jitter", 0),
+}
+
+# Relative distance to a bound, in ln space, that counts as "at the bound".
+_AT_BOUND = 1e-3
+
+FIT_COLUMNS = [
+    "source_id",
+    "band",
+    "n_points",
+    "period",
+    "kernel",
+    *HYPERPARAMETERS,
+    "log_likelihood",
+    "solver",
+    "n_evaluations",
+    "status",
+    "reason",
+    *FOLD_HYPERPARAMETERS,
+    "fold_log_likelihood",
+    "fold_status",
+    "fold_reason",
+]
+"""Columns of ``gp/fits/<shard>.parquet``, one row per star and band."""
+
+
+class FitError(RuntimeError):
+    """A GP fit that could not produce a usable optimum; the message says why."""
+
+
+# What a bad star may raise; it is flagged with the reason, never crashes a shard.
+_BAD_STAR = (FitError, np.linalg.LinAlgError, ValueError, FloatingPointError)
+
+
+def describe(error: Exception) -> str:
+    """The reason recorded for a failed fit."""
+    if isinstance(error, FitError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def check_params(params: dict) -> None:
+    """Rules on the ``gp`` config that its schema cannot express.
+
+    Raises
+    ------
+    ValueError
+        Naming the config key and what it must be.
+    """
+    bounds = params["bounds"]
+    ranges = ("amplitude_mag", "jitter_mag", "signal_length_scale_periods")
+    for key in (*ranges, "alpha", "gamma"):
+        low, high = bounds[key]
+        if not low < high:
+            raise ValueError(
+                f"config key 'gp.bounds.{key}': the lower bound {low} must be "
+                f"smaller than the upper bound {high}"
+            )
+    if bounds["signal_length_scale_periods"][1] > bounds["trend_min_periods"]:
+        raise ValueError(
+            "config key 'gp.bounds.signal_length_scale_periods': its upper bound "
+            f"{bounds['signal_length_scale_periods'][1]} may not exceed "
+            f"gp.bounds.trend_min_periods ({bounds['trend_min_periods']}), or the "
+            "signal could take the trend's time scales"
+        )
+
+
+def periods_of(features: pd.DataFrame) -> pd.Series:
+    """Each star's chosen period in days, indexed by ``source_id``: the
+    ``period`` column, else the band period of highest Lomb-Scargle power."""
+    from varsky.plots import chosen_period
+
+    return pd.Series(
+        chosen_period(features).to_numpy(dtype="float64"),
+        index=features["source_id"].astype(str),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Kernels
+# --------------------------------------------------------------------------- #
+def signal_kernel(name: str, values: dict) -> kernels.Kernel:
+    """The signal kernel ``name`` with natural hyperparameters ``values``.
+
+    With ``τ = |t − t'|``, amplitude ``a`` and length scale ``ℓ``:
+
+    - ``squared_exponential``: ``a² exp(−τ² / 2ℓ²)``
+    - ``rational_quadratic``: ``a² (1 + τ² / 2αℓ²)^(−α)``
+    - ``matern32``: ``a² (1 + √3 τ/ℓ) exp(−√3 τ/ℓ)``
+    - ``periodic``: ``a² exp(−Γ sin²(π τ / P))``
+    - ``quasi_periodic``: ``a² exp(−Γ sin²(π τ / P)) exp(−τ² / 2ℓ²)``
+
+    (Rasmussen & Williams 2006, eqs. 4.9, 4.19, 4.17; MacKay 1998 for the
+    periodic kernel; george's metric is ``ℓ²``.)
+    """
+    if name not in KERNELS:
+        raise ValueError(f"unknown GP kernel {name!r}; choose one of {KERNELS}")
+    a2 = values["signal_amplitude"] ** 2
+    if name in ("periodic", "quasi_periodic"):
+        periodic = kernels.ExpSine2Kernel(
+            gamma=values["signal_gamma"], log_period=np.log(values["signal_period"])
+        )
+    if name == "periodic":
+        return a2 * periodic
+    metric = values["signal_length_scale"] ** 2
+    if name == "squared_exponential":
+        return a2 * kernels.ExpSquaredKernel(metric)
+    if name == "rational_quadratic":
+        return a2 * kernels.RationalQuadraticKernel(
+            log_alpha=np.log(values["signal_alpha"]), metric=metric
+        )
+    if name == "matern32":
+        return a2 * kernels.Matern32Kernel(metric)
+    return a2 * (periodic * kernels.ExpSquaredKernel(metric))
+
+
+def trend_kernel(values: dict) -> kernels.Kernel:
+    """The long-timescale trend ``a_T² exp(−τ² / 2ℓ_T²)``."""
+    return values["trend_amplitude"] ** 2 * kernels.ExpSquaredKernel(
+        values["trend_length_scale"] ** 2
+    )
+
+
+def make_solver(n_points: int, params: dict) -> tuple[str, dict]:
+    """The solver for a curve of ``n_points``: ``exact`` below ``hodlr_min_points``."""
+    if n_points >= params["hodlr_min_points"]:
+        options = {
+            "solver": george.HODLRSolver,
+            "min_size": params["hodlr_leaf_size"],
+            "tol": params["hodlr_tolerance"],
+            "seed": 0,
+        }
+        return "hodlr", options
+    return "exact", {"solver": george.BasicSolver}
+
+
+def build_gp(kernel: kernels.Kernel, jitter: float, solver_options: dict) -> george.GP:
+    """A zero-mean george GP with a fitted white-noise (jitter) term ``s²``."""
+    return george.GP(
+        kernel,
+        mean=0.0,
+        fit_mean=False,
+        white_noise=2.0 * np.log(jitter),
+        fit_white_noise=True,
+        **solver_options,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Maximum likelihood
+# --------------------------------------------------------------------------- #
+@dataclass
+class Parameterisation:
+    """Natural hyperparameters ↔ george's parameter vector.
+
+    The optimiser works in ``θ = ln(natural value)``; ``index`` and ``kind``
+    say where each ``θ`` lands in george's vector and how (``twice``: george
+    stores ``2θ``; ``same``: ``θ``; ``exp``: ``e^θ``).
+    """
+
+    names: list[str]
+    index: np.ndarray
+    kind: list[str]
+
+    @classmethod
+    def of(cls, gp: george.GP, components: dict[str, str]) -> Parameterisation:
+        """Locate each natural name in ``gp``; ``components`` maps a kernel
+        prefix (``kernel:k1``) to the natural-name prefix (``signal``)."""
+        george_names = list(gp.get_parameter_names())
+        names = ["jitter"]
+        index = [george_names.index("white_noise:value")]
+        kind = ["twice"]
+        for position, george_name in enumerate(george_names):
+            for prefix, natural_prefix in components.items():
+                if not george_name.startswith(prefix + ":"):
+                    continue
+                for short, (suffix, how) in _GEORGE_NAMES.items():
+                    if george_name.endswith(suffix):
+                        names.append(f"{natural_prefix}_{short}")
+                        index.append(position)
+                        kind.append(how)
+        return cls(names, np.array(index), kind)
+
+    def to_george(self, theta: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """George's parameter vector with the free entries set from ``θ``."""
+        out = vector.copy()
+        for value, j, how in zip(theta, self.index, self.kind, strict=True):
+            out[j] = np.exp(value) if how == "exp" else _LINEAR[how] * value
+        return out
+
+    def chain(self, theta: np.ndarray) -> np.ndarray:
+        """``d(george value) / dθ`` for each entry of ``θ``."""
+        return np.array(
+            [
+                np.exp(value) if how == "exp" else _LINEAR[how]
+                for value, how in zip(theta, self.kind, strict=True)
+            ]
+        )
+
+
+_LINEAR = {"twice": 2.0, "same": 1.0}
+
+
+def negative_log_likelihood(
+    gp: george.GP,
+    y: np.ndarray,
+    parameterisation: Parameterisation,
+    theta: np.ndarray,
+    base: np.ndarray,
+    gradient: bool = True,
+):
+    """``−ln L(θ)`` and, with ``gradient``, its derivative in ``θ``.
+
+    The gradient is george's analytic ``∂ ln L / ∂g = ½ tr((α αᵀ − K⁻¹) ∂K/∂g)``
+    (Rasmussen & Williams eq. 5.9) times ``dg/dθ``; both come from one
+    factorisation of ``K``. A non-finite likelihood (a singular ``K``) gives
+    ``10²⁵`` and a zero gradient, which the optimiser steps away from.
+    """
+    gp.set_parameter_vector(parameterisation.to_george(theta, base))
+    value = gp.log_likelihood(y, quiet=True)
+    if not gradient:
+        return -value if np.isfinite(value) else 1e25
+    if not np.isfinite(value):
+        return 1e25, np.zeros_like(theta)
+    grad = gp.grad_log_likelihood(y, quiet=True)[parameterisation.index]
+    return -value, -grad * parameterisation.chain(theta)
+
+
+@dataclass
+class FitResult:
+    values: dict
+    log_likelihood: float
+    n_evaluations: int
+    status: str
+    reason: str
+    gp: george.GP
+
+
+def maximise_likelihood(
+    gp: george.GP,
+    y: np.ndarray,
+    parameterisation: Parameterisation,
+    start: dict,
+    bounds: dict[str, tuple[float, float]],
+    rng: np.random.Generator,
+    params: dict,
+    analytic_gradient: bool,
+) -> FitResult:
+    """Maximise ``ln L`` over the free hyperparameters with L-BFGS-B.
+
+    The first start is ``start``; ``params['restarts']`` more are drawn
+    uniformly in ``ln`` space between the bounds. The best converged optimum
+    wins. Raises :class:`FitError` when no start converges to a finite value.
+    """
+    names = parameterisation.names
+    lower = np.log([bounds[n][0] for n in names])
+    upper = np.log([bounds[n][1] for n in names])
+    base = gp.get_parameter_vector()
+    evaluations = 0
+
+    def objective(theta):
+        nonlocal evaluations
+        evaluations += 1
+        return negative_log_likelihood(gp, y, parameterisation, theta, base)
+
+    def value_only(theta):
+        nonlocal evaluations
+        evaluations += 1
+        return negative_log_likelihood(
+            gp, y, parameterisation, theta, base, gradient=False
+        )
+
+    first = np.clip(np.log([start[n] for n in names]), lower, upper)
+    starts = [first] + [rng.uniform(lower, upper) for _ in range(params["restarts"])]
+    best, problems = None, []
+    for theta0 in starts:
+        try:
+            result = minimize(
+                objective if analytic_gradient else value_only,
+                theta0,
+                jac=analytic_gradient,
+                method="L-BFGS-B",
+                bounds=list(zip(lower, upper, strict=True)),
+                options={
+                    "maxiter": params["max_iterations"],
+                    "ftol": params["relative_tolerance"],
+                    "gtol": params["gradient_tolerance"],
+                },
+            )
+        except (np.linalg.LinAlgError, ValueError, RuntimeError) as error:
+            problems.append(f"{type(error).__name__}: {error}")
+            continue
+        if not np.isfinite(result.fun) or result.fun >= 1e25:
+            problems.append("the likelihood is not finite (singular covariance)")
+            continue
+        if not result.success:
+            problems.append(f"L-BFGS-B did not converge: {result.message}")
+            continue
+        if best is None or result.fun < best.fun:
+            best = result
+    if best is None:
+        raise FitError("; ".join(dict.fromkeys(problems)) or "no start converged")
+
+    gp.set_parameter_vector(parameterisation.to_george(best.x, base))
+    values = dict(zip(names, np.exp(best.x).tolist(), strict=True))
+    hits = bound_hits(names, best.x, lower, upper, bounds)
+    return FitResult(
+        values=values,
+        log_likelihood=float(-best.fun),
+        n_evaluations=evaluations,
+        status="at_bound" if hits else "ok",
+        reason="; ".join(hits),
+        gp=gp,
+    )
+
+
+def bound_hits(names, theta, lower, upper, bounds) -> list[str]:
+    """Hyperparameters within ``_AT_BOUND`` (relative, in ``ln``) of a bound.
+
+    A component whose amplitude sits at its lower bound is absent (a star with
+    no resolved signal, no trend, a flat fold): its other hyperparameters are
+    then unidentified and their bounds are not reported either.
+    """
+    width = np.maximum(upper - lower, 1e-12)
+    at = {
+        (name, side): abs(theta[i] - edge) <= _AT_BOUND * width[i]
+        for i, name in enumerate(names)
+        for side, edge in ((0, lower[i]), (1, upper[i]))
+    }
+    absent = {
+        name.removesuffix("_amplitude")
+        for name in names
+        if name.endswith("_amplitude") and at[(name, 0)]
+    }
+    hits = []
+    for name in names:
+        if name.split("_")[0] in absent:
+            continue
+        for side in (0, 1):
+            if at[(name, side)] and (name, side) not in _ABSENCE_BOUNDS:
+                word = ("lower", "upper")[side]
+                hits.append(f"{name} at its {word} bound {bounds[name][side]:.4g}")
+    return hits
+
+
+# --------------------------------------------------------------------------- #
+# Detrending one band
+# --------------------------------------------------------------------------- #
+def detrend_bounds(
+    period: float, baseline: float, params: dict
+) -> dict[str, tuple[float, float]]:
+    """Bounds of every hyperparameter, time scales in units of ``period``."""
+    b = params["bounds"]
+    trend_low = b["trend_min_periods"] * period
+    trend_high = max(b["trend_max_baselines"] * baseline, 10.0 * trend_low)
+    tolerance = b["period_tolerance"]
+    return {
+        "signal_amplitude": tuple(b["amplitude_mag"]),
+        "signal_length_scale": (
+            b["signal_length_scale_periods"][0] * period,
+            b["signal_length_scale_periods"][1] * period,
+        ),
+        "signal_alpha": tuple(b["alpha"]),
+        "signal_gamma": tuple(b["gamma"]),
+        "signal_period": (period / (1 + tolerance), period * (1 + tolerance)),
+        "trend_amplitude": tuple(b["amplitude_mag"]),
+        "trend_length_scale": (trend_low, trend_high),
+        "jitter": tuple(b["jitter_mag"]),
+    }
+
+
+def detrend_start(
+    y: np.ndarray, mag_err: np.ndarray, period: float, bounds: dict
+) -> dict:
+    """The data-driven first start: the scatter as amplitude, the period as
+    length scale, a weak trend at its shortest allowed length scale."""
+    scatter = float(np.std(y)) or 1e-3
+    start = {
+        "signal_amplitude": scatter,
+        "signal_length_scale": period,
+        "signal_alpha": 1.0,
+        "signal_gamma": 1.0,
+        "signal_period": period,
+        "trend_amplitude": 0.1 * scatter,
+        "trend_length_scale": 2.0 * bounds["trend_length_scale"][0],
+        "jitter": 0.1 * float(np.median(mag_err)),
+    }
+    return {k: float(np.clip(v, *bounds[k])) for k, v in start.items()}
+
+
+def check_band(
+    time: np.ndarray, mag: np.ndarray, mag_err: np.ndarray, needed: int
+) -> None:
+    """Raise :class:`FitError` for a band no GP can be fitted to: fewer than
+    ``needed`` points or distinct times, non-finite values, errors ≤ 0."""
+    if time.size < needed:
+        raise FitError(f"{time.size} points, fewer than the {needed} the fit needs")
+    distinct = np.unique(time).size
+    if distinct < needed:
+        raise FitError(
+            f"{distinct} distinct times, fewer than the {needed} the fit needs"
+        )
+    if not (np.isfinite(time).all() and np.isfinite(mag).all()):
+        raise FitError("non-finite times or magnitudes")
+    if not (np.isfinite(mag_err).all() and (mag_err > 0).all()):
+        raise FitError("magnitude errors that are not finite and positive")
+
+
+def star_rng(seed: int, source_id: str, band: str) -> np.random.Generator:
+    """A generator seeded by the config seed and the star and band names, so a
+    star's restarts do not depend on how the stars are sharded."""
+    return np.random.default_rng([seed, zlib.crc32(f"{source_id}/{band}".encode())])
+
+
+def fit_detrending(
+    time: np.ndarray,
+    mag: np.ndarray,
+    mag_err: np.ndarray,
+    period: float,
+    params: dict,
+    rng: np.random.Generator,
+) -> tuple[FitResult, str]:
+    """Fit signal + trend + jitter to one band; return the fit and the solver.
+
+    Raises :class:`FitError` for a curve that cannot be fitted (too short, no
+    period, no converged start).
+    """
+    kernel_name = params["kernel"]
+    n_free = len(SIGNAL_PARAMETERS[kernel_name]) + 3
+    check_band(time, mag, mag_err, max(params["min_points"], n_free + 1))
+    if not (np.isfinite(period) and period > 0):
+        raise FitError("no period from the features stage")
+
+    y = mag - np.median(mag)
+    baseline = float(time[-1] - time[0])
+    bounds = detrend_bounds(period, baseline, params)
+    start = detrend_start(y, mag_err, period, bounds)
+    solver_name, solver_options = make_solver(time.size, params)
+    kernel = signal_kernel(kernel_name, start) + trend_kernel(start)
+    gp = build_gp(kernel, start["jitter"], solver_options)
+    try:
+        gp.compute(time, mag_err)
+    except (np.linalg.LinAlgError, ValueError) as error:
+        raise FitError(f"the covariance matrix is singular: {error}") from None
+    parameterisation = Parameterisation.of(
+        gp, {"kernel:k1": "signal", "kernel:k2": "trend"}
+    )
+    fit = maximise_likelihood(
+        gp,
+        y,
+        parameterisation,
+        start,
+        bounds,
+        rng,
+        params,
+        analytic_gradient=solver_name == "exact",
+    )
+    return fit, solver_name
+
+
+def trend_of(fit: FitResult, time: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Conditional mean of the trend component at the observed times."""
+    return fit.gp.predict(y, time, return_cov=False, kernel=fit.gp.kernel.k2)
+
+
+def detrend(mag: np.ndarray, trend: np.ndarray) -> np.ndarray:
+    """``m − (μ_T − median(μ_T))``: the trend removed, the brightness kept."""
+    return mag - (trend - np.median(trend))
+
+
+# --------------------------------------------------------------------------- #
+# Resampling one band in phase
+# --------------------------------------------------------------------------- #
+def fold(time: np.ndarray, period: float, epoch: float) -> np.ndarray:
+    """Phase ``((t − epoch) / P) mod 1`` in [0, 1)."""
+    return np.mod((time - epoch) / period, 1.0)
+
+
+def fit_folded(
+    phase: np.ndarray,
+    mag: np.ndarray,
+    mag_err: np.ndarray,
+    params: dict,
+    rng: np.random.Generator,
+) -> FitResult:
+    """Fit ``a² exp(−Γ sin²(π Δφ))`` + jitter to a folded band (period 1 in
+    phase, fixed), centred on its median."""
+    b = params["bounds"]
+    bounds = {
+        "fold_amplitude": tuple(b["amplitude_mag"]),
+        "fold_gamma": tuple(b["gamma"]),
+        "jitter": tuple(b["jitter_mag"]),
+    }
+    y = mag - np.median(mag)
+    start = {
+        "fold_amplitude": float(np.clip(np.std(y) or 1e-3, *bounds["fold_amplitude"])),
+        "fold_gamma": float(np.clip(5.0, *bounds["fold_gamma"])),
+        "jitter": float(np.clip(0.1 * np.median(mag_err), *bounds["jitter"])),
+    }
+    kernel = start["fold_amplitude"] ** 2 * kernels.ExpSine2Kernel(
+        gamma=start["fold_gamma"], log_period=0.0
+    )
+    kernel.freeze_parameter("k2:log_period")
+    gp = build_gp(kernel, start["jitter"], {"solver": george.BasicSolver})
+    try:
+        gp.compute(phase, mag_err)
+    except (np.linalg.LinAlgError, ValueError) as error:
+        raise FitError(f"the folded covariance matrix is singular: {error}") from None
+    parameterisation = Parameterisation.of(gp, {"kernel": "fold"})
+    fit = maximise_likelihood(
+        gp, y, parameterisation, start, bounds, rng, params, analytic_gradient=True
+    )
+    fit.values["fold_jitter"] = fit.values.pop("jitter")
+    fit.reason = fit.reason.replace("jitter", "fold_jitter")
+    return fit
+
+
+def robust_scale(mag: np.ndarray, mag_err: np.ndarray, percentile: float) -> float:
+    """Half the spread between the ``percentile`` and ``100 − percentile``
+    magnitudes, floored at the median error so a flat star is not blown up."""
+    low, high = np.percentile(mag, [percentile, 100.0 - percentile])
+    return float(max((high - low) / 2.0, np.median(mag_err)))
+
+
+# --------------------------------------------------------------------------- #
+# A shard
+# --------------------------------------------------------------------------- #
+def _empty_fit_row(source_id, band, n_points, period, kernel) -> dict:
+    row = dict.fromkeys(FIT_COLUMNS, np.nan)
+    row.update(
+        source_id=source_id,
+        band=band,
+        n_points=n_points,
+        period=period,
+        kernel=kernel,
+        solver="",
+        n_evaluations=0,
+        status="failed",
+        reason="",
+        fold_status="failed",
+        fold_reason="",
+    )
+    return row
+
+
+def resample_star(
+    source_id: str,
+    bands: list[str],
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    period: float,
+    params: dict,
+    seed: int,
+    fit_rows: dict[str, dict],
+) -> dict:
+    """Mean and standard deviation of the folded GP on the phase grid.
+
+    Phase 0 is the time ``epoch`` of maximum light (smallest GP-mean magnitude
+    on the grid) of the first band, in ``bands`` order, with a usable fit; all
+    bands share it, so colours keep their phase. Each band is normalised as
+    ``(mag − offset) / scale`` with ``offset`` its median detrended magnitude
+    and ``scale = −`` :func:`robust_scale` (negative, so that brighter is
+    larger); the standard deviation is divided by ``|scale|``. The grid is
+    ``φ_j = j / L``, ``j = 0 … L−1``.
+    """
+    length = params["n_phase"]
+    grid = np.arange(length) / length
+    out = {
+        "mean": np.full((len(bands), length), np.nan, dtype="float32"),
+        "std": np.full((len(bands), length), np.nan, dtype="float32"),
+        "offset": np.full(len(bands), np.nan),
+        "scale": np.full(len(bands), np.nan),
+        "ok": np.zeros(len(bands), dtype=bool),
+        "epoch": np.nan,
+    }
+    if not (np.isfinite(period) and period > 0):
+        for band in curves:
+            fit_rows[band]["fold_reason"] = "no period from the features stage"
+        return out
+
+    if not curves:
+        return out
+    reference_epoch = min(t[0] for t, _, _ in curves.values())
+    fits = {}
+    for band in bands:
+        if band not in curves:
+            continue
+        time, mag, mag_err = curves[band]
+        row = fit_rows[band]
+        try:
+            check_band(time, mag, mag_err, params["min_points"])
+            phase = fold(time, period, reference_epoch)
+            fit = fit_folded(
+                phase, mag, mag_err, params, star_rng(seed, source_id, f"{band}/fold")
+            )
+        except _BAD_STAR as error:
+            row["fold_reason"] = describe(error)
+            continue
+        row.update(fit.values)
+        row.update(
+            fold_log_likelihood=fit.log_likelihood,
+            fold_status=fit.status,
+            fold_reason=fit.reason,
+        )
+        fits[band] = (fit, mag - np.median(mag), mag, mag_err)
+    if not fits:
+        return out
+
+    first = next(b for b in bands if b in fits)
+    fit, y, _, _ = fits[first]
+    shift = grid[int(np.argmin(fit.gp.predict(y, grid, return_cov=False)))]
+    out["epoch"] = reference_epoch + shift * period
+    for i, band in enumerate(bands):
+        if band not in fits:
+            continue
+        fit, y, mag, mag_err = fits[band]
+        mean, variance = fit.gp.predict(y, np.mod(grid + shift, 1.0), return_var=True)
+        offset = float(np.median(mag))
+        scale = -robust_scale(mag, mag_err, params["scale_percentile"])
+        out["mean"][i] = (mean + np.median(mag) - offset) / scale
+        out["std"][i] = np.sqrt(np.maximum(variance, 0.0)) / abs(scale)
+        out["offset"][i], out["scale"][i], out["ok"][i] = offset, scale, True
+    return out
+
+
+def process_shard(
+    lightcurves: pd.DataFrame,
+    periods: pd.Series,
+    bands: list[str],
+    params: dict,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Fit, detrend and resample every star of one shard.
+
+    Parameters
+    ----------
+    lightcurves : pandas.DataFrame
+        Tidy light curves (:data:`varsky.io.LIGHTCURVE_SCHEMA`); rows with
+        ``flags != 0`` are passed on but not fitted.
+    periods : pandas.Series
+        Chosen period in days, indexed by ``source_id``.
+    bands : list of str
+        The dataset's bands in order; the axis ``B`` of the resampled arrays.
+    params : dict
+        The ``gp`` section of the config.
+    seed : int
+        The config seed.
+
+    Returns
+    -------
+    fits : pandas.DataFrame
+        :data:`FIT_COLUMNS`, one row per star and band with observations.
+    detrended : pandas.DataFrame
+        The input table with ``mag`` detrended where the fit succeeded.
+    resampled : dict
+        Arrays ``source_id``, ``bands``, ``phase``, ``mean``, ``std``,
+        ``period``, ``epoch``, ``offset``, ``scale``, ``ok`` (see
+        :func:`resample_star`).
+    """
+    started = clock.perf_counter()
+    check_params(params)
+    lightcurves = lightcurves.reset_index(drop=True)
+    detrended = lightcurves.copy()
+    stars = list(pd.unique(lightcurves["source_id"].astype(str)))
+    rows, per_star = [], []
+    new_mag = detrended["mag"].to_numpy(dtype="float64").copy()
+
+    good = np.flatnonzero((lightcurves["flags"] == 0).to_numpy())
+    keys = lightcurves.iloc[good][["source_id", "band"]].astype(str)
+    by_star: dict[str, dict[str, np.ndarray]] = {}
+    for (source_id, band), members in keys.groupby(
+        ["source_id", "band"]
+    ).indices.items():
+        by_star.setdefault(source_id, {})[band] = good[members]
+    time_all = lightcurves["time"].to_numpy(dtype="float64")
+    mag_all = lightcurves["mag"].to_numpy(dtype="float64")
+    err_all = lightcurves["mag_err"].to_numpy(dtype="float64")
+
+    for source_id in stars:
+        period = float(periods.get(source_id, np.nan))
+        curves, fit_rows = {}, {}
+        for band, positions in sorted(by_star.get(source_id, {}).items()):
+            order = positions[np.argsort(time_all[positions], kind="stable")]
+            time, mag, mag_err = time_all[order], mag_all[order], err_all[order]
+            row = _empty_fit_row(source_id, band, time.size, period, params["kernel"])
+            try:
+                fit, solver = fit_detrending(
+                    time,
+                    mag,
+                    mag_err,
+                    period,
+                    params,
+                    star_rng(seed, source_id, band),
+                )
+                trend = trend_of(fit, time, mag - np.median(mag))
+                mag = detrend(mag, trend)
+                new_mag[order] = mag
+                row.update(fit.values)
+                row.update(
+                    log_likelihood=fit.log_likelihood,
+                    solver=solver,
+                    n_evaluations=fit.n_evaluations,
+                    status=fit.status,
+                    reason=fit.reason,
+                )
+            except _BAD_STAR as error:
+                row["reason"] = f"{describe(error)}; passed on un-detrended"
+            curves[band] = (time, mag, mag_err)
+            fit_rows[band] = row
+        per_star.append(
+            resample_star(source_id, bands, curves, period, params, seed, fit_rows)
+        )
+        rows.extend(fit_rows.values())
+
+    detrended["mag"] = new_mag
+    fits = pd.DataFrame(rows, columns=FIT_COLUMNS).astype(
+        {"n_points": "int64", "n_evaluations": "int64"}
+    )
+    resampled = stack_resampled(stars, bands, periods, per_star, params["n_phase"])
+    counts = fits["status"].value_counts()
+    log.info(
+        "gp: %d stars, %d bands fitted: %d ok, %d at a bound, %d failed; "
+        "%d of %d star-bands resampled; %.1f s",
+        len(stars),
+        len(fits),
+        counts.get("ok", 0),
+        counts.get("at_bound", 0),
+        counts.get("failed", 0),
+        int(resampled["ok"].sum()),
+        resampled["ok"].size,
+        clock.perf_counter() - started,
+    )
+    return fits, detrended, resampled
+
+
+def stack_resampled(stars, bands, periods, per_star, length) -> dict:
+    """Stack per-star resampling results into the arrays of one shard."""
+    n = len(stars)
+    empty = (np.zeros((0, len(bands), length), dtype="float32"),) * 2
+    return {
+        "source_id": np.array(stars, dtype=str),
+        "bands": np.array(bands, dtype=str),
+        "phase": np.arange(length) / length,
+        "mean": np.stack([s["mean"] for s in per_star]) if n else empty[0],
+        "std": np.stack([s["std"] for s in per_star]) if n else empty[1],
+        "period": np.array([float(periods.get(s, np.nan)) for s in stars]),
+        "epoch": np.array([s["epoch"] for s in per_star], dtype="float64"),
+        "offset": np.array([s["offset"] for s in per_star]).reshape(n, len(bands)),
+        "scale": np.array([s["scale"] for s in per_star]).reshape(n, len(bands)),
+        "ok": np.array([s["ok"] for s in per_star], dtype=bool).reshape(n, len(bands)),
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Files
+# --------------------------------------------------------------------------- #
+RESAMPLED_KEYS = (
+    "source_id",
+    "bands",
+    "phase",
+    "mean",
+    "std",
+    "period",
+    "epoch",
+    "offset",
+    "scale",
+    "ok",
+)
+
+
+def write_resampled(arrays: dict, path) -> None:
+    """Save the resampled arrays with ``numpy.savez`` (no pickled objects)."""
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **{k: arrays[k] for k in RESAMPLED_KEYS})
+
+    write_atomic(path, write)
+
+
+def read_resampled(path) -> dict:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def gather_resampled(paths) -> dict:
+    """Concatenate per-shard resampled arrays along the star axis."""
+    parts = [read_resampled(p) for p in paths]
+    if not parts:
+        raise ValueError("no resampled shards to gather")
+    for path, part in zip(paths, parts, strict=True):
+        if not np.array_equal(part["bands"], parts[0]["bands"]) or not np.allclose(
+            part["phase"], parts[0]["phase"]
+        ):
+            raise ValueError(
+                f"{path}: its bands or phase grid differ from {paths[0]}'s"
+            )
+    out = {k: parts[0][k] for k in ("bands", "phase")}
+    for key in RESAMPLED_KEYS:
+        if key not in out:
+            out[key] = np.concatenate([p[key] for p in parts])
+    return out
+
+
+def detrended_features(features: pd.DataFrame) -> pd.DataFrame:
+    """Prefix every feature column with ``detrended_`` (``source_id`` kept)."""
+    return features.rename(
+        columns={c: f"detrended_{c}" for c in features if c != "source_id"}
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Figures' helpers
+# --------------------------------------------------------------------------- #
+def prior_draws(
+    name: str, values: dict, time: np.ndarray, n_draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n_draws`` samples of the zero-mean GP prior with kernel ``name``,
+    drawn as ``L z`` with ``L Lᵀ = K + 10⁻¹⁰ I`` and ``z ~ N(0, I)``."""
+    matrix = signal_kernel(name, values).get_value(time[:, None])
+    chol = np.linalg.cholesky(matrix + 1e-10 * np.eye(time.size))
+    return (chol @ rng.standard_normal((time.size, n_draws))).T
+
+
+def predict_band(
+    time: np.ndarray,
+    mag: np.ndarray,
+    mag_err: np.ndarray,
+    fit_row: pd.Series,
+    grid: np.ndarray,
+    params: dict,
+) -> tuple[np.ndarray, np.ndarray]:
+    """GP mean and 1-sigma of a band at ``grid``, from its fitted row."""
+    values = {n: float(fit_row[n]) for n in HYPERPARAMETERS}
+    values = {k: (v if np.isfinite(v) else 1.0) for k, v in values.items()}
+    kernel = signal_kernel(fit_row["kernel"], values) + trend_kernel(values)
+    gp = build_gp(kernel, values["jitter"], make_solver(time.size, params)[1])
+    gp.compute(time, mag_err)
+    centre = np.median(mag)
+    mean, variance = gp.predict(mag - centre, grid, return_var=True)
+    return mean + centre, np.sqrt(np.maximum(variance, 0.0))
