@@ -41,6 +41,12 @@ CLEAN_REPORT = f"{RESULTS}/clean/reports/{{shard}}.parquet"
 FEATURES_SHARD = f"{RESULTS}/features/shards/{{shard}}.parquet"
 FEATURES = f"{RESULTS}/features/features.parquet"
 CLASSIFICATION = f"{RESULTS}/classification"
+FOLDS = f"{CLASSIFICATION}/folds.parquet"
+# Neural networks compared with XGBoost; each writes model.pt, metrics.json and
+# predictions.parquet into {CLASSIFICATION}/<name>/.
+NETWORKS = ["mlp", "rnn"]
+COMPARISON = f"{CLASSIFICATION}/comparison.csv"
+PRIMER = "results/primer"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -76,6 +82,19 @@ def get_per_shard(template):
     return inputs
 
 
+def get_known_classes(wildcards):
+    """Class names the dataset defines; labels outside them are refused."""
+    names = config["data"][wildcards.dataset].get("class_names")
+    return sorted(set(names.values())) if names else None
+
+
+def get_model_metrics(wildcards):
+    """Metrics of every compared model: XGBoost, then the neural networks."""
+    folder = CLASSIFICATION.format(dataset=wildcards.dataset)
+    networks = [f"{folder}/{name}/metrics.json" for name in NETWORKS]
+    return [f"{folder}/metrics.json", *networks]
+
+
 def get_final_outputs(wildcards):
     targets = [
         f"{CLASSIFICATION}/metrics.json",
@@ -84,5 +103,10 @@ def get_final_outputs(wildcards):
         f"{FIGURES}/examples_folded.png",
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
+        COMPARISON,
+        f"{FIGURES}/model_comparison.png",
+        f"{FIGURES}/feature_importance.png",
+        f"{FIGURES}/reliability.png",
     ]
-    return expand(targets, dataset=config["datasets"])
+    primer = expand(f"{PRIMER}/figures/{{example}}.png", example=["line_fit", "forecast"])
+    return [*expand(targets, dataset=config["datasets"]), *primer]
