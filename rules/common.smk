@@ -108,5 +108,7 @@ def get_final_outputs(wildcards):
         f"{FIGURES}/feature_importance.png",
         f"{FIGURES}/reliability.png",
     ]
-    primer = expand(f"{PRIMER}/figures/{{example}}.png", example=["line_fit", "forecast"])
+    primer = expand(
+        f"{PRIMER}/figures/{{example}}.png", example=["line_fit", "forecast"]
+    )
     return [*expand(targets, dataset=config["datasets"]), *primer]

@@ -20,4 +20,6 @@ model, metrics, predictions, importance = classify(
 save_model(model, snakemake.output.model)
 write_parquet(predictions, snakemake.output.predictions)
 write_json(metrics, snakemake.output.metrics)
-write_atomic(snakemake.output.importance, lambda tmp: importance.to_csv(tmp, index=False))
+write_atomic(
+    snakemake.output.importance, lambda tmp: importance.to_csv(tmp, index=False)
+)

@@ -130,7 +130,9 @@ def make_folds(labels: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
         )
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     fold = np.empty(len(train), dtype="int32")
-    for k, (_, held) in enumerate(splitter.split(np.zeros(len(train)), train.class_name)):
+    for k, (_, held) in enumerate(
+        splitter.split(np.zeros(len(train)), train.class_name)
+    ):
         fold[held] = k
     return pd.DataFrame({"source_id": train["source_id"].astype(str), "fold": fold})
 
@@ -254,7 +256,9 @@ def join_labels(
 
 def _first(names, n: int = 10) -> str:
     names = [str(s) for s in names]
-    return ", ".join(names[:n]) + (f" ... ({len(names) - n} more)" if len(names) > n else "")
+    return ", ".join(names[:n]) + (
+        f" ... ({len(names) - n} more)" if len(names) > n else ""
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -333,9 +337,7 @@ def summarise_folds(fold_scores: list[dict], classes: list[str]) -> dict:
     }
 
 
-def reliability(
-    probabilities: np.ndarray, y_true: np.ndarray, n_bins: int
-) -> dict:
+def reliability(probabilities: np.ndarray, y_true: np.ndarray, n_bins: int) -> dict:
     """Reliability of the top-class probability and the expected calibration error.
 
     Stars are binned by their highest class probability ``p̂`` into ``n_bins``
@@ -686,8 +688,7 @@ def classify(
         "stars_without_features": lost,
     }
     log.info(
-        "xgboost: %d stars, %d features, cross-validated macro-F1 %.3f ± %.3f, "
-        "%.1f s",
+        "xgboost: %d stars, %d features, cross-validated macro-F1 %.3f ± %.3f, %.1f s",
         metrics["n_train"],
         len(columns),
         metrics["cross_validation"]["macro_f1"]["mean"],
@@ -717,7 +718,9 @@ def _check_training_set(train: pd.DataFrame, classes: list[str]) -> None:
     counts = train["class_name"].value_counts()
     absent = [c for c in classes if counts.get(c, 0) == 0]
     if absent:
-        raise LabelError(f"classes {absent} have no star with features in the train split")
+        raise LabelError(
+            f"classes {absent} have no star with features in the train split"
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -763,8 +766,18 @@ def comparison_table(metrics: list[dict]) -> pd.DataFrame:
 # Saving and loading
 # --------------------------------------------------------------------------- #
 def save_model(model: xgb.XGBClassifier, path: str | Path) -> None:
-    """Save the model as XGBoost JSON, atomically."""
-    write_atomic(path, lambda tmp: model.get_booster().save_model(tmp))
+    """Save the model as XGBoost JSON, atomically.
+
+    A model trained with early stopping is saved with the trees up to its best
+    iteration only, so that any reader of the file predicts as the model did.
+    """
+    booster = model.get_booster()
+    if model.get_params().get("early_stopping_rounds"):
+        trimmed = booster[: model.best_iteration + 1]
+        for key, value in booster.attributes().items():
+            trimmed.set_attr(**{key: value})
+        booster = trimmed
+    write_atomic(path, lambda tmp: booster.save_model(tmp))
 
 
 def load_model(path: str | Path) -> tuple[xgb.Booster, list[str], list[str]]:

@@ -96,7 +96,9 @@ class RobustScaler:
 class FeatureMLP(nn.Module):
     """Fully connected layers with ReLU and dropout, ending in class logits."""
 
-    def __init__(self, n_inputs: int, hidden: list[int], n_classes: int, dropout: float):
+    def __init__(
+        self, n_inputs: int, hidden: list[int], n_classes: int, dropout: float
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         width = n_inputs
@@ -255,7 +257,9 @@ def train_network(
     model = model.to(run_on)
     fit, val = inner_validation_split(codes, options["validation_fraction"], seed)
     y = torch.as_tensor(codes, dtype=torch.long)
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights(codes[fit], n_classes).to(run_on))
+    loss_fn = nn.CrossEntropyLoss(
+        weight=class_weights(codes[fit], n_classes).to(run_on)
+    )
     optimiser = torch.optim.Adam(
         model.parameters(),
         lr=options["learning_rate"],
@@ -274,12 +278,14 @@ def train_network(
         order = fit_index[torch.randperm(len(fit_index), generator=generator)]
         total = 0.0
         for start in range(0, len(order), options["batch_size"]):
-            batch_inputs, batch_y = on_device(order[start : start + options["batch_size"]])
+            batch_inputs, batch_y = on_device(
+                order[start : start + options["batch_size"]]
+            )
             optimiser.zero_grad()
             loss = loss_fn(forward(model, batch_inputs), batch_y)
             loss.backward()
             optimiser.step()
-            total += float(loss) * len(batch_y)
+            total += float(loss.detach()) * len(batch_y)
         model.eval()
         with torch.no_grad():
             val_loss = float(loss_fn(forward(model, val_inputs), val_y))
@@ -337,7 +343,9 @@ def mlp_fit_predict(
         scaler = RobustScaler(options["clip"]).fit(train[columns].to_numpy())
         X = torch.as_tensor(scaler.transform(train[columns].to_numpy()))
         seed_everything(seed)
-        model = FeatureMLP(len(columns), options["hidden_units"], n_classes, options["dropout"])
+        model = FeatureMLP(
+            len(columns), options["hidden_units"], n_classes, options["dropout"]
+        )
         model, history = train_network(
             model, [X], codes, n_classes, options, seed, _mlp_forward
         )
@@ -453,7 +461,11 @@ def classify_mlp(
     state["varsky.scale"] = torch.as_tensor(final["scaler"].scale_)
     metrics["columns"] = columns
     log_time("mlp", started, len(data))
-    return {"state": state, "columns": columns, "classes": classes}, metrics, predictions
+    return (
+        {"state": state, "columns": columns, "classes": classes},
+        metrics,
+        predictions,
+    )
 
 
 def classify_gru(

@@ -64,13 +64,16 @@ def fit_line_gradient_descent(
     """
     slope, intercept = 0.0, 0.0
     loss = np.empty(steps + 1)
-    for step in range(steps):
-        residual = slope * x + intercept - y
-        loss[step] = np.mean(residual**2)
-        slope -= learning_rate * 2.0 * np.mean(residual * x)
-        intercept -= learning_rate * 2.0 * np.mean(residual)
-    loss[steps] = np.mean((slope * x + intercept - y) ** 2)
-    if not np.isfinite(loss[steps]):
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(steps):
+            residual = slope * x + intercept - y
+            loss[step] = np.mean(residual**2)
+            if not np.isfinite(loss[step]):
+                break
+            slope -= learning_rate * 2.0 * np.mean(residual * x)
+            intercept -= learning_rate * 2.0 * np.mean(residual)
+        loss[steps] = np.mean((slope * x + intercept - y) ** 2)
+    if not np.all(np.isfinite(loss)):
         raise ValueError(
             f"gradient descent diverged with learning_rate {learning_rate}; "
             "lower primer.line.learning_rate"
