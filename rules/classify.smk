@@ -98,6 +98,25 @@ rule classify_rnn:
         "../scripts/classify_rnn.py"
 
 
+rule soft_vote:
+    input:
+        metrics=f"{CLASSIFICATION}/metrics.json",
+        predictions=get_model_predictions,
+    output:
+        metrics=f"{CLASSIFICATION}/soft_vote/metrics.json",
+        predictions=f"{CLASSIFICATION}/soft_vote/predictions.parquet",
+    log:
+        f"{LOGS}/classify/soft_vote.log",
+    conda:
+        "../envs/classify.yaml"
+    threads: 1
+    params:
+        models=MODELS,
+        calibration_bins=config["classify"]["calibration_bins"],
+    script:
+        "../scripts/soft_vote.py"
+
+
 rule compare_models:
     input:
         get_model_metrics,

@@ -45,6 +45,7 @@ FOLDS = f"{CLASSIFICATION}/folds.parquet"
 # Neural networks compared with XGBoost; each writes model.pt, metrics.json and
 # predictions.parquet into {CLASSIFICATION}/<name>/.
 NETWORKS = ["mlp", "rnn"]
+MODELS = ["xgboost", *NETWORKS]
 COMPARISON = f"{CLASSIFICATION}/comparison.csv"
 PRIMER = "results/primer"
 FIGURES = f"{RESULTS}/figures"
@@ -88,11 +89,18 @@ def get_known_classes(wildcards):
     return sorted(set(names.values())) if names else None
 
 
+def get_model_predictions(wildcards):
+    """Predictions of every trained model, in the order of ``MODELS``."""
+    folder = CLASSIFICATION.format(dataset=wildcards.dataset)
+    networks = [f"{folder}/{name}/predictions.parquet" for name in NETWORKS]
+    return [f"{folder}/predictions.parquet", *networks]
+
+
 def get_model_metrics(wildcards):
-    """Metrics of every compared model: XGBoost, then the neural networks."""
+    """Metrics of every compared model: the trained ones, then their soft vote."""
     folder = CLASSIFICATION.format(dataset=wildcards.dataset)
     networks = [f"{folder}/{name}/metrics.json" for name in NETWORKS]
-    return [f"{folder}/metrics.json", *networks]
+    return [f"{folder}/metrics.json", *networks, f"{folder}/soft_vote/metrics.json"]
 
 
 def get_final_outputs(wildcards):

@@ -212,3 +212,23 @@ def test_comparison_table_sorts_by_cross_validated_macro_f1():
     assert table["model"].tolist() == ["good", "slow"]
     assert table["seconds"].tolist() == [1.5, 1.5]
     assert np.isnan(table["holdout_macro_f1"]).all()
+
+
+def test_soft_vote_averages_probabilities_and_scores_each_fold():
+    base = pd.DataFrame(
+        {
+            "source_id": ["a", "b", "c", "d", "t"],
+            "split": ["train"] * 4 + ["test"],
+            "fold": [0, 0, 1, 1, -1],
+            "class_name": ["x", "y", "x", "y", "y"],
+        }
+    )
+    first = base.assign(p_x=[0.9, 0.6, 0.4, 0.2, 0.7], p_y=[0.1, 0.4, 0.6, 0.8, 0.3])
+    second = base.assign(p_x=[0.7, 0.2, 0.8, 0.4, 0.1], p_y=[0.3, 0.8, 0.2, 0.6, 0.9])
+    second = second[second["source_id"] != "d"]  # a star only one model predicts
+    metrics, votes = classify.soft_vote({"one": first, "two": second}, ["x", "y"])
+    np.testing.assert_allclose(votes["p_x"], [0.8, 0.4, 0.6, 0.2, 0.4])
+    assert votes["predicted_class"].tolist() == ["x", "y", "x", "y", "y"]
+    assert metrics["cross_validation"]["macro_f1"]["mean"] == pytest.approx(1.0)
+    assert metrics["holdout"]["accuracy"] == pytest.approx(1.0)
+    assert metrics["stars_with_fewer_voters"] == ["d"]

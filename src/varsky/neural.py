@@ -316,11 +316,13 @@ def predict_probabilities(
     return np.concatenate(parts).astype("float64")
 
 
-def _mlp_forward(model, batch):
+def mlp_forward(model: FeatureMLP, batch: list[torch.Tensor]) -> torch.Tensor:
+    """Logits of :class:`FeatureMLP` for a batch ``[features]``."""
     return model(batch[0])
 
 
-def _gru_forward(model, batch):
+def gru_forward(model: BandGRU, batch: list[torch.Tensor]) -> torch.Tensor:
+    """Logits of :class:`BandGRU` for a batch ``[band_1, …, band_n, lengths]``."""
     sequences, lengths = batch[:-1], batch[-1]
     return model(sequences, lengths)
 
@@ -347,12 +349,12 @@ def mlp_fit_predict(
             len(columns), options["hidden_units"], n_classes, options["dropout"]
         )
         model, history = train_network(
-            model, [X], codes, n_classes, options, seed, _mlp_forward
+            model, [X], codes, n_classes, options, seed, mlp_forward
         )
         if keep is not None:
             keep.update(model=model, scaler=scaler, history=history)
         X_new = torch.as_tensor(scaler.transform(predict[columns].to_numpy()))
-        return predict_probabilities(model, [X_new], _mlp_forward)
+        return predict_probabilities(model, [X_new], mlp_forward)
 
     return fit_predict
 
@@ -397,12 +399,12 @@ def gru_fit_predict(
             n_classes,
             options,
             seed,
-            _gru_forward,
+            gru_forward,
         )
         if keep is not None:
             keep.update(model=model, scaler=scaler, history=history)
         return predict_probabilities(
-            model, tensors(predict["source_id"], scaler), _gru_forward
+            model, tensors(predict["source_id"], scaler), gru_forward
         )
 
     return fit_predict
