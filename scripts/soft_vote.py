@@ -10,10 +10,12 @@ from varsky.io import write_parquet
 from varsky.logs import setup_job_logging
 
 setup_job_logging(snakemake.log[0])
-classes = json.loads(Path(snakemake.input.metrics[0]).read_text())["classes"]
+classes = json.loads(Path(snakemake.input.metrics).read_text())["classes"]
 predictions = {
     name: pd.read_parquet(path)
-    for name, path in zip(snakemake.params.models, snakemake.input.predictions)
+    for name, path in zip(
+        snakemake.params.models, snakemake.input.predictions, strict=True
+    )
 }
 metrics, votes = soft_vote(predictions, classes, snakemake.params.calibration_bins)
 write_json(metrics, snakemake.output.metrics)
