@@ -40,7 +40,7 @@ rule classify:
     # XGBoost builds its histograms in parallel; Snakemake caps this at --cores.
     threads: 2
     params:
-        options=config["classify"],
+        options=classify_options("xgboost"),
         known_classes=get_known_classes,
         seed=config["seed"],
     script:
@@ -65,7 +65,7 @@ rule classify_mlp:
     # Small dense layers: PyTorch gains little beyond one thread per core.
     threads: 1
     params:
-        options=config["classify"],
+        options=classify_options("mlp"),
         known_classes=get_known_classes,
         seed=config["seed"],
     script:
@@ -91,7 +91,7 @@ rule classify_rnn:
     threads: 2
     params:
         bands=lambda wildcards: config["data"][wildcards.dataset]["bands"],
-        options=config["classify"],
+        options=classify_options("rnn"),
         known_classes=get_known_classes,
         seed=config["seed"],
     script:

@@ -83,6 +83,13 @@ def get_per_shard(template):
     return inputs
 
 
+def classify_options(model):
+    """The ``classify`` config without the sections of the other models, so that
+    changing one model's settings reruns only that model."""
+    others = {"xgboost", "mlp", "rnn"} - {model}
+    return {k: v for k, v in config["classify"].items() if k not in others}
+
+
 def get_known_classes(wildcards):
     """Class names the dataset defines; labels outside them are refused."""
     names = config["data"][wildcards.dataset].get("class_names")
