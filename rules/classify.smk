@@ -87,8 +87,9 @@ rule classify_rnn:
         f"{BENCHMARKS}/classify/rnn.tsv"
     conda:
         "../envs/classify.yaml"
-    # The GRU's matrix products use PyTorch's intra-op threads.
-    threads: 2
+    # The recurrence is sequential and its matrices small: extra intra-op
+    # threads only wait on each other.
+    threads: 1
     params:
         bands=lambda wildcards: config["data"][wildcards.dataset]["bands"],
         options=classify_options("rnn"),

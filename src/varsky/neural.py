@@ -252,6 +252,7 @@ def train_network(
     ``validation_fraction``. Returns the model with the weights of the epoch
     of lowest validation loss and the training history.
     """
+    started = clock.perf_counter()
     generator = seed_everything(seed)
     run_on = device()
     model = model.to(run_on)
@@ -299,6 +300,15 @@ def train_network(
                 break
     model.load_state_dict(best)
     history["best_epoch"] = int(np.argmin(history["validation_loss"]))
+    log.info(
+        "%s: %d epochs on %d stars, best validation loss %.4f at epoch %d, %.1f s",
+        type(model).__name__,
+        len(history["train_loss"]),
+        len(fit),
+        best_loss,
+        history["best_epoch"],
+        clock.perf_counter() - started,
+    )
     return model, history
 
 
