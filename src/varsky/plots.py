@@ -307,7 +307,7 @@ def plot_forecast_primer(result: dict) -> plt.Figure:
     left.axvline(t[n], color="0.3", lw=0.8, ls=":")
     left.set_xlabel("time step")
     left.set_ylabel("value")
-    left.legend(frameon=False, loc="lower left")
+    left.legend(frameon=False, loc="upper center", ncols=3, bbox_to_anchor=(0.5, -0.2))
     left.set_title(
         f"forecast MSE {result['forecast_mse']:.4f}, "
         f"noise variance {result['noise_variance']:.4f}"

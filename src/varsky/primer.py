@@ -168,7 +168,7 @@ def train_forecaster(options: dict, seed: int) -> dict:
         loss = torch.mean((model(x[:n_train]) - target[:n_train]) ** 2)
         loss.backward()
         optimiser.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     with torch.no_grad():
         forecast = model(x).numpy().astype("float64")
     test_mse = float(np.mean((forecast[n_train:] - targets[n_train:]) ** 2))
