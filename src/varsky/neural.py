@@ -257,7 +257,7 @@ def train_network(
     run_on = device()
     model = model.to(run_on)
     fit, val = inner_validation_split(codes, options["validation_fraction"], seed)
-    y = torch.as_tensor(codes, dtype=torch.long)
+    y = torch.tensor(np.asarray(codes), dtype=torch.long)
     loss_fn = nn.CrossEntropyLoss(
         weight=class_weights(codes[fit], n_classes).to(run_on)
     )

@@ -192,7 +192,12 @@ def plot_confusion_matrix(metrics: dict) -> plt.Figure:
     return fig
 
 
-MODEL_COLOURS = {"xgboost": "#0072B2", "mlp": "#E69F00", "rnn": "#009E73"}
+MODEL_COLOURS = {
+    "xgboost": "#0072B2",
+    "mlp": "#E69F00",
+    "rnn": "#009E73",
+    "soft_vote": "#56B4E9",
+}
 
 
 def model_colour(name: str, index: int = 0) -> str:
