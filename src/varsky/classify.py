@@ -530,7 +530,7 @@ def train_xgboost(
     """
     params = dict(params)
     rounds = params.pop("early_stopping_rounds", None)
-    fraction = params.pop("validation_fraction", 0.15)
+    fraction = params.pop("validation_fraction", None)
     n_classes = int(n_classes or (int(y.max()) + 1))
     model = xgb.XGBClassifier(
         objective="multi:softprob",
