@@ -58,6 +58,13 @@ TRANSFER = f"{RESULTS}/classification/transfer"
 GAIA = f"{RESULTS}/gaia"
 GAIA_LABELS = f"{GAIA}/labels.parquet"
 EMBED = f"{RESULTS}/embed"
+FOLDS = f"{CLASSIFICATION}/folds.parquet"
+# Neural networks compared with XGBoost; each writes model.pt, metrics.json and
+# predictions.parquet into {CLASSIFICATION}/<name>/.
+NETWORKS = ["mlp", "rnn"]
+MODELS = ["xgboost", *NETWORKS]
+COMPARISON = f"{CLASSIFICATION}/comparison.csv"
+PRIMER = "results/primer"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -78,6 +85,8 @@ def get_distribution_features(wildcards):
     if len(bands) > 1:
         columns.append(f"color_{bands[0]}_{bands[1]}")
     return columns
+
+
 # The embed keys that change the encoder; the evaluation keys are left out so
 # that changing them does not retrain it.
 EMBED_TRAINING = {
@@ -157,6 +166,33 @@ def get_per_shard(template):
         return expand(template, dataset=wildcards.dataset, shard=get_shards(wildcards))
 
     return inputs
+
+
+def classify_options(model):
+    """The ``classify`` config without the sections of the other models, so that
+    changing one model's settings reruns only that model."""
+    others = {"xgboost", "mlp", "rnn"} - {model}
+    return {k: v for k, v in config["classify"].items() if k not in others}
+
+
+def get_known_classes(wildcards):
+    """Class names the dataset defines; labels outside them are refused."""
+    names = config["data"][wildcards.dataset].get("class_names")
+    return sorted(set(names.values())) if names else None
+
+
+def get_model_predictions(wildcards):
+    """Predictions of every trained model, in the order of ``MODELS``."""
+    folder = CLASSIFICATION.format(dataset=wildcards.dataset)
+    networks = [f"{folder}/{name}/predictions.parquet" for name in NETWORKS]
+    return [f"{folder}/predictions.parquet", *networks]
+
+
+def get_model_metrics(wildcards):
+    """Metrics of every compared model: the trained ones, then their soft vote."""
+    folder = CLASSIFICATION.format(dataset=wildcards.dataset)
+    networks = [f"{folder}/{name}/metrics.json" for name in NETWORKS]
+    return [f"{folder}/metrics.json", *networks, f"{folder}/soft_vote/metrics.json"]
 
 
 def get_hidden_classes(wildcards):
@@ -301,6 +337,10 @@ def get_dataset_outputs(wildcards):
         GP_FEATURES,
         f"{FIGURES}/gp_kernels.png",
         f"{FIGURES}/gp_examples.png",
+        COMPARISON,
+        f"{FIGURES}/model_comparison.png",
+        f"{FIGURES}/feature_importance.png",
+        f"{FIGURES}/reliability.png",
     ]
     other_model = [
         SURVEY_FEATURES,
@@ -322,4 +362,8 @@ def get_dataset_outputs(wildcards):
 
 
 def get_final_outputs(wildcards):
-    return [*get_dataset_outputs(wildcards), "results/provenance/provenance.html"]
+    primer = expand(
+        f"{PRIMER}/figures/{{example}}.png", example=["line_fit", "forecast"]
+    )
+    provenance = "results/provenance/provenance.html"
+    return [*get_dataset_outputs(wildcards), *primer, provenance]

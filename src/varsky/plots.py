@@ -227,3 +227,134 @@ def plot_survey_lightcurves(
         ax.set_title(f"{sid}" + (f"  P = {period:.4g} d" if folded else ""))
         ax.set_ylabel("magnitude")
     return fig
+
+
+MODEL_COLOURS = {
+    "xgboost": "#0072B2",
+    "mlp": "#E69F00",
+    "rnn": "#009E73",
+    "soft_vote": "#56B4E9",
+}
+
+
+def model_colour(name: str, index: int = 0) -> str:
+    """The colour of a model, the same in every figure."""
+    return MODEL_COLOURS.get(name, FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
+
+
+def plot_model_comparison(table: pd.DataFrame) -> plt.Figure:
+    """Cross-validated macro-F1 and per-class F1 of each model, mean ± std."""
+    classes = [
+        c[len("f1_") : -len("_mean")]
+        for c in table.columns
+        if c.startswith("f1_") and c.endswith("_mean")
+    ]
+    groups = ["macro_f1", *classes]
+    fig, ax = plt.subplots(figsize=(1.3 * len(groups) + 2, 3.2))
+    width = 0.8 / max(len(table), 1)
+    for i, (_, row) in enumerate(table.iterrows()):
+        means = [row["macro_f1_mean"], *(row[f"f1_{c}_mean"] for c in classes)]
+        stds = [row["macro_f1_std"], *(row[f"f1_{c}_std"] for c in classes)]
+        x = np.arange(len(groups)) + (i - (len(table) - 1) / 2) * width
+        ax.bar(
+            x,
+            means,
+            width,
+            yerr=stds,
+            capsize=2,
+            color=model_colour(row["model"], i),
+            label=f"{row['model']} ({row['macro_f1_mean']:.3f})",
+        )
+    ax.set_xticks(range(len(groups)), ["macro F1", *(pretty(c) for c in classes)])
+    ax.set_ylabel("F1, 5-fold mean ± std" if len(table) else "F1")
+    lowest = np.nanmin(table[[c for c in table if c.endswith("_mean")]].to_numpy())
+    ax.set_ylim(max(0.0, np.floor(lowest * 10) / 10 - 0.1), 1.0)
+    ax.legend(frameon=False, loc="lower right", title="model (macro F1)")
+    return fig
+
+
+def plot_feature_importance(importance: pd.DataFrame, top: int) -> plt.Figure:
+    """The ``top`` features of highest gain, most important at the top."""
+    shown = importance.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(5.0, 0.22 * len(shown) + 0.8))
+    ax.barh(range(len(shown)), shown["gain"], color=MODEL_COLOURS["xgboost"])
+    ax.set_yticks(range(len(shown)), [pretty(f) for f in shown["feature"]])
+    ax.set_xlabel("fraction of total gain")
+    ax.set_title(f"XGBoost: the {len(shown)} most important features")
+    return fig
+
+
+def plot_reliability(metrics: list[dict]) -> plt.Figure:
+    """Accuracy against confidence of the out-of-fold predictions, per model.
+
+    A calibrated model lies on the diagonal; points below it are
+    over-confident.
+    """
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="calibrated")
+    for i, m in enumerate(metrics):
+        curve = m["cross_validation"]["reliability"]
+        pairs = [
+            (c, a)
+            for c, a in zip(curve["confidence"], curve["accuracy"], strict=True)
+            if c is not None and a is not None
+        ]
+        conf, acc = np.array(pairs).T if pairs else ([], [])
+        ax.plot(
+            conf,
+            acc,
+            "o-",
+            ms=3,
+            color=model_colour(m["model"], i),
+            label=f"{m['model']} (ECE {curve['ece']:.3f})",
+        )
+    ax.set_xlabel("confidence (highest class probability)")
+    ax.set_ylabel("fraction correct")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(frameon=False, loc="upper left")
+    return fig
+
+
+def plot_line_primer(result: dict) -> plt.Figure:
+    """The noisy points with the gradient-descent and exact lines; the loss."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 3.0))
+    x, y = np.array(result["x"]), np.array(result["y"])
+    grid = np.array([x.min(), x.max()])
+    left.plot(x, y, "o", ms=3, color="0.4", label="data")
+    for key, style, name in (
+        ("least_squares", "-", "least squares"),
+        ("gradient_descent", "--", "gradient descent"),
+    ):
+        m, c = result[key]["slope"], result[key]["intercept"]
+        left.plot(grid, m * grid + c, style, label=f"{name}: y = {m:.3f} x + {c:.3f}")
+    left.set_xlabel("x")
+    left.set_ylabel("y")
+    left.legend(frameon=False)
+    loss = np.array(result["loss"])
+    right.semilogy(np.arange(loss.size), loss, color=MODEL_COLOURS["xgboost"])
+    right.set_xlabel("step")
+    right.set_ylabel("mean squared error")
+    return fig
+
+
+def plot_forecast_primer(result: dict) -> plt.Figure:
+    """The periodic series with its one-step forecasts; the training loss."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.0))
+    left.plot(result["time"], result["series"], ".", ms=3, color="0.5", label="data")
+    t, f = np.array(result["forecast_time"]), np.array(result["forecast"])
+    n = result["n_train"]
+    left.plot(t[:n], f[:n], color=MODEL_COLOURS["mlp"], lw=1, label="fit (training)")
+    left.plot(t[n:], f[n:], color=MODEL_COLOURS["rnn"], lw=1.2, label="forecast")
+    left.axvline(t[n], color="0.3", lw=0.8, ls=":")
+    left.set_xlabel("time step")
+    left.set_ylabel("value")
+    left.legend(frameon=False, loc="upper center", ncols=3, bbox_to_anchor=(0.5, -0.2))
+    left.set_title(
+        f"forecast MSE {result['forecast_mse']:.4f}, "
+        f"noise variance {result['noise_variance']:.4f}"
+    )
+    right.semilogy(result["loss"], color=MODEL_COLOURS["rnn"])
+    right.set_xlabel("epoch")
+    right.set_ylabel("training MSE")
+    return fig

@@ -78,7 +78,7 @@ def train_mapped_model(
 
     The feature names of the model are the target's column names.
     """
-    data = join_labels(source_features, source_labels)
+    data, _ = join_labels(source_features, source_labels)
     data = data[data["class_name"].notna()]
     classes = sorted(data["class_name"].unique())
     y = data["class_name"].map({c: i for i, c in enumerate(classes)}).to_numpy()

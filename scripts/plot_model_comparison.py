@@ -1,0 +1,10 @@
+"""Cross-validated macro-F1 and per-class F1 of every model, side by side."""
+
+import pandas as pd
+
+from varsky import plots
+from varsky.logs import setup_job_logging
+
+setup_job_logging(snakemake.log[0])
+fig = plots.plot_model_comparison(pd.read_csv(snakemake.input[0]))
+plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
