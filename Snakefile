@@ -18,6 +18,7 @@ include: "rules/ingest.smk"
 include: "rules/clean.smk"
 include: "rules/features.smk"
 include: "rules/classify.smk"
+include: "rules/diffusion.smk"
 include: "rules/figures.smk"
 
 

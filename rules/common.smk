@@ -41,6 +41,16 @@ CLEAN_REPORT = f"{RESULTS}/clean/reports/{{shard}}.parquet"
 FEATURES_SHARD = f"{RESULTS}/features/shards/{{shard}}.parquet"
 FEATURES = f"{RESULTS}/features/features.parquet"
 CLASSIFICATION = f"{RESULTS}/classification"
+GP_RESAMPLED = f"{RESULTS}/gp/resampled.npz"
+DIFFUSION = f"{RESULTS}/diffusion"
+DIFFUSION_WEIGHTS = f"{DIFFUSION}/model.pt"
+DIFFUSION_METADATA = f"{DIFFUSION}/model.json"
+DIFFUSION_LOSS = f"{DIFFUSION}/training_loss.csv"
+DIFFUSION_SAMPLES = f"{DIFFUSION}/samples.npz"
+SYNTHETIC_SHARDS = f"{DIFFUSION}/synthetic/shards"
+SYNTHETIC_LABELS = f"{DIFFUSION}/synthetic/labels.parquet"
+SYNTHETIC_FEATURES = f"{DIFFUSION}/synthetic/features.parquet"
+REALISM = f"{DIFFUSION}/realism"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -84,5 +94,11 @@ def get_final_outputs(wildcards):
         f"{FIGURES}/examples_folded.png",
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
+        f"{REALISM}/train_synthetic_test_real.csv",
+        f"{REALISM}/two_sample_test.csv",
+        f"{REALISM}/feature_distances.csv",
+        f"{FIGURES}/diffusion_samples.png",
+        f"{FIGURES}/diffusion_training_loss.png",
+        f"{FIGURES}/synthetic_examples.png",
     ]
     return expand(targets, dataset=config["datasets"])
