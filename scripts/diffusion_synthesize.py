@@ -4,7 +4,6 @@ import pandas as pd
 
 from varsky import diffusion
 from varsky.io import (
-    LIGHTCURVE_SCHEMA,
     assign_shards,
     read_lightcurves,
     to_tidy,

@@ -12,7 +12,9 @@ real = diffusion.training_set(
     split="test",
 )
 fig = plots.plot_real_and_synthetic_shapes(
-    real, diffusion.load_samples(snakemake.input.samples),
-    snakemake.params.per_class, snakemake.params.seed,
+    real,
+    diffusion.load_samples(snakemake.input.samples),
+    snakemake.params.per_class,
+    snakemake.params.seed,
 )
 plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)

@@ -12,7 +12,9 @@ setup_job_logging(snakemake.log[0])
 lightcurves = read_lightcurves(sorted(Path(snakemake.input.shards).glob("*.parquet")))
 labels = pd.read_parquet(snakemake.input.labels)
 examples = plots.pick_examples(
-    labels, set(lightcurves["source_id"]), snakemake.params.per_class,
+    labels,
+    set(lightcurves["source_id"]),
+    snakemake.params.per_class,
     snakemake.params.seed,
 )
 periods = pd.Series(labels["reference_period"].to_numpy(), index=labels["source_id"])

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import xgboost as xgb
 from scipy.stats import wasserstein_distance
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
@@ -123,8 +124,10 @@ def load_resampled(path: str | Path) -> ResampledCurves:
                 f"{path}: array {key!r} has {arrays[key].ndim} dimensions, "
                 f"expected {ndim}"
             )
-    n, n_bands, n_phase = len(arrays["source_id"]), len(arrays["bands"]), len(
-        arrays["phase"]
+    n, n_bands, n_phase = (
+        len(arrays["source_id"]),
+        len(arrays["bands"]),
+        len(arrays["phase"]),
     )
     expected = {
         "mean": (n, n_bands, n_phase),
@@ -348,9 +351,7 @@ class UNet1d(nn.Module):
                 previous = widths[i - 1]
             else:
                 previous = width
-        self.head = nn.Sequential(
-            _norm(previous), nn.SiLU(), _conv(previous, n_bands)
-        )
+        self.head = nn.Sequential(_norm(previous), nn.SiLU(), _conv(previous, n_bands))
 
     def forward(
         self, x: torch.Tensor, t: torch.Tensor, class_index: torch.Tensor
@@ -396,6 +397,7 @@ class DiffusionModel:
     n_phase: int
     data_scale: float  # curves are divided by this before the network sees them
     settings: dict
+    data_limit: float | None = None  # largest |curve| / data_scale in training
 
     def metadata(self) -> dict:
         return {
@@ -403,6 +405,7 @@ class DiffusionModel:
             "bands": self.bands,
             "n_phase": self.n_phase,
             "data_scale": self.data_scale,
+            "data_limit": self.data_limit,
             "settings": self.settings,
         }
 
@@ -456,7 +459,9 @@ def train_diffusion(
     target = choose_device(device)
 
     scale = float(np.std(data.curves))
-    model = build_model(settings, data.classes, data.bands, data.curves.shape[-1], scale)
+    model = build_model(
+        settings, data.classes, data.bands, data.curves.shape[-1], scale
+    )
     network = model.network.to(target)
     average = build_model(
         settings, data.classes, data.bands, data.curves.shape[-1], scale
@@ -465,12 +470,15 @@ def train_diffusion(
     average.requires_grad_(False)
 
     curves = torch.as_tensor(data.curves / scale, dtype=torch.float32)
+    model.data_limit = float(curves.abs().max())
     classes = torch.as_tensor(data.class_index)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=settings["learning_rate"], weight_decay=0.0
     )
-    batch, n_steps, decay = settings["batch_size"], settings["training_steps"], (
-        settings["ema_decay"]
+    batch, n_steps, decay = (
+        settings["batch_size"],
+        settings["training_steps"],
+        (settings["ema_decay"]),
     )
     losses = np.empty(n_steps)
     seconds = np.empty(n_steps)
@@ -504,8 +512,7 @@ def train_diffusion(
             )
     model.network = average.cpu().eval()
     log.info(
-        "trained the diffusion model on %d stars, %d classes, %d steps on %s in "
-        "%.0f s",
+        "trained the diffusion model on %d stars, %d classes, %d steps on %s in %.0f s",
         len(curves),
         len(data.classes),
         n_steps,
@@ -536,6 +543,7 @@ def load_model(weights: str | Path, metadata: str | Path) -> DiffusionModel:
         meta["n_phase"],
         meta["data_scale"],
     )
+    model.data_limit = meta["data_limit"]
     model.network.load_state_dict(
         torch.load(weights, map_location="cpu", weights_only=True)
     )
@@ -546,14 +554,34 @@ def load_model(weights: str | Path, metadata: str | Path) -> DiffusionModel:
 # --------------------------------------------------------------------------- #
 # Sampling
 # --------------------------------------------------------------------------- #
+def predict_start(
+    x: torch.Tensor, eps: torch.Tensor, alpha_bar: torch.Tensor, clip: float | None
+) -> torch.Tensor:
+    """``x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ) / √ᾱ_t``, clipped to ``[−clip, clip]``.
+
+    Near ``t = T`` the division by ``√ᾱ_t ≈ 0`` magnifies any error of
+    ``ε_θ``; clipping to the range of the training data keeps the estimate
+    physical (Ho et al. 2020 clip images to [−1, 1] the same way).
+    """
+    x0 = (x - (1 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()
+    return x0.clamp(-clip, clip) if clip is not None else x0
+
+
 @torch.no_grad()
 def sample_ancestral(
-    predict_noise, schedule: NoiseSchedule, shape: tuple, generator: torch.Generator
+    predict_noise,
+    schedule: NoiseSchedule,
+    shape: tuple,
+    generator: torch.Generator,
+    clip: float | None = None,
 ) -> torch.Tensor:
     """Ancestral sampling through all ``T`` steps (Ho et al. 2020, Alg. 2).
 
-    ``x_{t−1} = (x_t − β_t/√(1 − ᾱ_t) · ε_θ) / √α_t + σ_t z`` with
-    ``σ_t² = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t)`` and no noise at the last step.
+    ``x_{t−1} = μ̃_t(x_t, x̂_0) + σ_t z`` with the posterior mean
+    ``μ̃_t = √ᾱ_{t−1} β_t/(1 − ᾱ_t) · x̂_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) · x_t``,
+    ``σ_t² = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t)``, ``x̂_0`` from
+    :func:`predict_start` and no noise at the last step. Unclipped, this is
+    ``(x_t − β_t/√(1 − ᾱ_t) · ε_θ) / √α_t + σ_t z``.
     ``predict_noise(x, t)`` takes a batch and a batch of step indices.
     """
     device = generator.device
@@ -561,12 +589,18 @@ def sample_ancestral(
     alpha, alpha_bar, beta = (
         v.to(device) for v in (schedule.alphas, schedule.alpha_bar, schedule.betas)
     )
+    one = torch.ones((), dtype=torch.float64, device=device)
     for t in range(schedule.n_steps - 1, -1, -1):
         steps = torch.full((shape[0],), t, device=device, dtype=torch.long)
         eps = predict_noise(x.float(), steps).double()
-        x = (x - beta[t] / (1 - alpha_bar[t]).sqrt() * eps) / alpha[t].sqrt()
+        x0 = predict_start(x, eps, alpha_bar[t], clip)
+        previous = alpha_bar[t - 1] if t > 0 else one
+        x = (
+            previous.sqrt() * beta[t] / (1 - alpha_bar[t]) * x0
+            + alpha[t].sqrt() * (1 - previous) / (1 - alpha_bar[t]) * x
+        )
         if t > 0:
-            variance = beta[t] * (1 - alpha_bar[t - 1]) / (1 - alpha_bar[t])
+            variance = beta[t] * (1 - previous) / (1 - alpha_bar[t])
             noise = torch.randn(shape, generator=generator, device=device)
             x = x + variance.sqrt() * noise.double()
     return x.float()
@@ -586,6 +620,7 @@ def sample_ddim(
     generator: torch.Generator,
     n_sampling_steps: int = 50,
     eta: float = 0.0,
+    clip: float | None = None,
 ) -> torch.Tensor:
     """DDIM sampling on a subsequence of steps (Song et al. 2021, eq. 12).
 
@@ -593,8 +628,10 @@ def sample_ddim(
     ``x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ) / √ᾱ_t``,
     ``σ = η √((1 − ᾱ_s)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_s)``,
     ``x_s = √ᾱ_s x̂_0 + √(1 − ᾱ_s − σ²) ε_θ + σ z``, with ``ᾱ = 1`` after
-    the last step. ``η = 0`` is deterministic given the starting noise;
-    ``η = 1`` with every step is the ancestral sampler.
+    the last step and ``x̂_0`` clipped as in :func:`predict_start`, in which
+    case ``ε_θ`` is recomputed from the clipped ``x̂_0``. ``η = 0`` is
+    deterministic given the starting noise; ``η = 1`` with every step is the
+    ancestral sampler.
     """
     device = generator.device
     x = torch.randn(shape, generator=generator, device=device, dtype=torch.float64)
@@ -607,7 +644,9 @@ def sample_ddim(
         a_t = alpha_bar[t]
         a_s = alpha_bar[s] if s >= 0 else torch.ones((), dtype=torch.float64)
         a_s = a_s.to(device)
-        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        x0 = predict_start(x, eps, a_t, clip)
+        if clip is not None:
+            eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
         sigma = eta * ((1 - a_s) / (1 - a_t) * (1 - a_t / a_s)).sqrt()
         x = a_s.sqrt() * x0 + (1 - a_s - sigma**2).clamp(min=0).sqrt() * eps
         if eta > 0 and s >= 0:
@@ -654,7 +693,13 @@ def sample_curves(
             return network(x, t, c)
 
         if sampler == "ancestral":
-            x = sample_ancestral(predict_noise, model.schedule, (len(chunk), *shape), generator)
+            x = sample_ancestral(
+                predict_noise,
+                model.schedule,
+                (len(chunk), *shape),
+                generator,
+                model.data_limit,
+            )
         elif sampler == "ddim":
             x = sample_ddim(
                 predict_noise,
@@ -663,6 +708,7 @@ def sample_curves(
                 generator,
                 n_sampling_steps,
                 eta,
+                model.data_limit,
             )
         else:
             raise ValueError(f"unknown sampler {sampler!r}; use 'ancestral' or 'ddim'")
@@ -924,7 +970,11 @@ def train_synthetic_test_real(
                 **{f"f1_{c}": metrics["per_class"][c]["f1"] for c in classes},
             }
         )
-        log.info("train on %s: macro-F1 %.3f on the real test split", name, rows[-1]["macro_f1"])
+        log.info(
+            "train on %s: macro-F1 %.3f on the real test split",
+            name,
+            rows[-1]["macro_f1"],
+        )
     return pd.DataFrame(rows)
 
 
@@ -943,12 +993,21 @@ def classifier_two_sample_test(
     out-of-fold scores is returned. 0.5 means the classifier cannot tell the
     two samples apart; 1.0 that it always can (Lopez-Paz & Oquab 2017).
     """
-    x = np.concatenate([real.reshape(len(real), -1), synthetic.reshape(len(synthetic), -1)])
+    x = np.concatenate(
+        [real.reshape(len(real), -1), synthetic.reshape(len(synthetic), -1)]
+    )
     y = np.concatenate([np.zeros(len(real), int), np.ones(len(synthetic), int)])
     scores = np.empty(len(y))
     folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     for train, held_out in folds.split(x, y):
-        model = train_xgboost(x[train], y[train], params, seed, threads)
+        model = xgb.XGBClassifier(
+            objective="binary:logistic",
+            tree_method="hist",
+            random_state=seed,
+            n_jobs=threads,
+            **params,
+        )
+        model.fit(x[train], y[train])
         scores[held_out] = model.predict_proba(x[held_out])[:, 1]
     return float(roc_auc_score(y, scores))
 
@@ -1060,20 +1119,24 @@ def feature_distances(
     rows = []
     for name in sorted(set(real["class_name"])):
         for column in columns:
-            if column != "period" and (
-                column not in real or column not in synthetic
-            ):
+            if column != "period" and (column not in real or column not in synthetic):
                 raise DiffusionInputError(
                     f"feature {column!r} is not in both feature tables"
                 )
-            test = _finite(feature_column_values(real, column)[
-                (real["class_name"] == name) & (real["split"] == "test")
-            ])
-            train = _finite(feature_column_values(real, column)[
-                (real["class_name"] == name) & (real["split"] == "train")
-            ])
+            test = _finite(
+                feature_column_values(real, column)[
+                    (real["class_name"] == name) & (real["split"] == "test")
+                ]
+            )
+            train = _finite(
+                feature_column_values(real, column)[
+                    (real["class_name"] == name) & (real["split"] == "train")
+                ]
+            )
             fake = _finite(
-                feature_column_values(synthetic, column)[synthetic["class_name"] == name]
+                feature_column_values(synthetic, column)[
+                    synthetic["class_name"] == name
+                ]
             )
             distance = _wasserstein(test, fake)
             floor = _wasserstein(test, train)
