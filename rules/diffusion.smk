@@ -2,6 +2,34 @@
 # GP-resampled curves; synthetic survey-like light curves drawn from it; and
 # the measurements that say how realistic they are.
 
+# Each rule gets only the keys it uses, so that changing, say, the sampler
+# reruns the sampling and what follows, not the training.
+TRAINING_KEYS = [
+    "device",
+    "schedule",
+    "n_steps",
+    "beta_start",
+    "beta_end",
+    "base_channels",
+    "channel_multipliers",
+    "training_steps",
+    "batch_size",
+    "learning_rate",
+    "ema_decay",
+]
+SAMPLING_KEYS = [
+    "device",
+    "sampler",
+    "sampling_steps",
+    "ddim_eta",
+    "samples_per_class",
+    "sample_batch_size",
+]
+
+
+def diffusion_settings(keys):
+    return {key: config["diffusion"][key] for key in keys}
+
 
 # Fit the denoiser on the train split's folded curves.
 rule train_diffusion:
@@ -21,7 +49,7 @@ rule train_diffusion:
     # PyTorch spreads each convolution over its threads; capped at --cores.
     threads: 2
     params:
-        settings=config["diffusion"],
+        settings=diffusion_settings(TRAINING_KEYS),
         seed=config["seed"],
     script:
         "../scripts/diffusion_train.py"
@@ -44,7 +72,7 @@ rule sample_diffusion:
     # Every denoising step is one batched network call, threaded by PyTorch.
     threads: 2
     params:
-        settings=config["diffusion"],
+        settings=diffusion_settings(SAMPLING_KEYS),
         seed=config["seed"],
     script:
         "../scripts/diffusion_sample.py"
@@ -131,7 +159,7 @@ rule two_sample_test:
     # XGBoost builds its histograms in parallel; capped at --cores.
     threads: 2
     params:
-        xgboost=config["classify"]["xgboost"],
+        xgboost=config["diffusion"]["two_sample_xgboost"],
         folds=config["diffusion"]["two_sample_folds"],
         seed=config["seed"],
     script:

@@ -468,6 +468,7 @@ def train_diffusion(
     ).network.to(target)
     average.load_state_dict(network.state_dict())
     average.requires_grad_(False)
+    averaged, trained = list(average.parameters()), list(network.parameters())
 
     curves = torch.as_tensor(data.curves / scale, dtype=torch.float32)
     model.data_limit = float(curves.abs().max())
@@ -495,10 +496,7 @@ def train_diffusion(
         loss.backward()
         optimiser.step()
         with torch.no_grad():
-            for mine, theirs in zip(
-                average.parameters(), network.parameters(), strict=True
-            ):
-                mine.lerp_(theirs, 1.0 - decay)
+            torch._foreach_lerp_(averaged, trained, 1.0 - decay)
         losses[step] = loss.item()
         seconds[step] = clock.perf_counter() - started
         if (step + 1) % max(1, n_steps // 10) == 0:
