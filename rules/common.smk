@@ -66,6 +66,36 @@ DISTRIBUTION_FEATURES = [
 ]
 
 
+# Each diffusion rule gets only the keys it uses: changing the sampler, say,
+# reruns the sampling and what follows it, not the training.
+TRAINING_KEYS = [
+    "device",
+    "schedule",
+    "n_steps",
+    "beta_start",
+    "beta_end",
+    "base_channels",
+    "channel_multipliers",
+    "training_steps",
+    "batch_size",
+    "learning_rate",
+    "ema_decay",
+]
+SAMPLING_KEYS = [
+    "device",
+    "sampler",
+    "sampling_steps",
+    "ddim_eta",
+    "samples_per_class",
+    "sample_batch_size",
+]
+
+
+def diffusion_settings(keys):
+    """The listed keys of the diffusion section of the config."""
+    return {key: config["diffusion"][key] for key in keys}
+
+
 def dataset_spec(wildcards):
     return config["data"][wildcards.dataset]
 

@@ -2,34 +2,6 @@
 # GP-resampled curves; synthetic survey-like light curves drawn from it; and
 # the measurements that say how realistic they are.
 
-# Each rule gets only the keys it uses, so that changing, say, the sampler
-# reruns the sampling and what follows, not the training.
-TRAINING_KEYS = [
-    "device",
-    "schedule",
-    "n_steps",
-    "beta_start",
-    "beta_end",
-    "base_channels",
-    "channel_multipliers",
-    "training_steps",
-    "batch_size",
-    "learning_rate",
-    "ema_decay",
-]
-SAMPLING_KEYS = [
-    "device",
-    "sampler",
-    "sampling_steps",
-    "ddim_eta",
-    "samples_per_class",
-    "sample_batch_size",
-]
-
-
-def diffusion_settings(keys):
-    return {key: config["diffusion"][key] for key in keys}
-
 
 # Fit the denoiser on the train split's folded curves.
 rule train_diffusion:
