@@ -59,7 +59,7 @@ def main() -> None:
 
     steps = settings["training_steps"] if args.full else args.timed_steps
     started = time.perf_counter()
-    model, history = diffusion.train_diffusion(
+    model, _ = diffusion.train_diffusion(
         data, dict(settings, training_steps=steps), seed, settings["device"]
     )
     seconds = time.perf_counter() - started
@@ -73,9 +73,10 @@ def main() -> None:
 
     counts = {name: args.curves // len(model.classes) for name in model.classes}
     total = sum(counts.values())
+    first = diffusion.first_sampling_step(model.schedule, settings["min_alpha_bar"])
     for sampler, n_calls in (
-        ("ddim", min(settings["sampling_steps"], settings["n_steps"])),
-        ("ancestral", settings["n_steps"]),
+        ("ddim", len(diffusion.ddim_steps(first, settings["sampling_steps"]))),
+        ("ancestral", first + 1),
     ):
         started = time.perf_counter()
         diffusion.sample_curves(
@@ -87,6 +88,7 @@ def main() -> None:
             eta=settings["ddim_eta"],
             batch_size=settings["sample_batch_size"],
             device=settings["device"],
+            min_alpha_bar=settings["min_alpha_bar"],
         )
         seconds = time.perf_counter() - started
         print(

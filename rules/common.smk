@@ -88,6 +88,7 @@ SAMPLING_KEYS = [
     "ddim_eta",
     "samples_per_class",
     "sample_batch_size",
+    "min_alpha_bar",
 ]
 
 

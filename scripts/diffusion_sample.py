@@ -19,6 +19,7 @@ curves, class_name = diffusion.sample_curves(
     eta=settings["ddim_eta"],
     batch_size=settings["sample_batch_size"],
     device=settings["device"],
+    min_alpha_bar=settings["min_alpha_bar"],
 )
 phase = diffusion.load_resampled(snakemake.input.resampled).phase
 diffusion.save_samples(snakemake.output[0], curves, class_name, model.bands, phase)

@@ -20,9 +20,9 @@ SETTINGS = {
     "n_steps": 100,
     "beta_start": 1e-4,
     "beta_end": 0.02,
-    "base_channels": 16,
+    "base_channels": 8,
     "channel_multipliers": [1, 2],
-    "training_steps": 150,
+    "training_steps": 120,
     "batch_size": 32,
     "learning_rate": 2e-3,
     "ema_decay": 0.9,
@@ -212,18 +212,40 @@ def test_ddim_with_every_step_and_eta_one_is_ancestral():
     schedule = diffusion.NoiseSchedule(diffusion.beta_schedule("linear", 50))
     oracle = gaussian_oracle(schedule, -1.0, 0.3)
     ancestral = diffusion.sample_ancestral(
-        oracle, schedule, (5000, 1, 1), torch.Generator().manual_seed(4)
+        oracle, schedule, (2000, 1, 1), torch.Generator().manual_seed(4)
     )
     ddim = diffusion.sample_ddim(
-        oracle, schedule, (5000, 1, 1), torch.Generator().manual_seed(4), 50, 1.0
+        oracle, schedule, (2000, 1, 1), torch.Generator().manual_seed(4), 50, 1.0
     )
     torch.testing.assert_close(ddim, ancestral, atol=1e-4, rtol=1e-4)
 
 
 def test_ddim_steps_are_descending_and_end_at_zero():
-    steps = diffusion.ddim_steps(1000, 5)
+    steps = diffusion.ddim_steps(999, 5)
     np.testing.assert_array_equal(steps, [999, 749, 500, 250, 0])
-    assert len(diffusion.ddim_steps(10, 50)) == 10
+    assert len(diffusion.ddim_steps(9, 50)) == 10
+
+
+def test_first_sampling_step_skips_the_signal_free_steps():
+    schedule = diffusion.NoiseSchedule(diffusion.beta_schedule("cosine", 1000))
+    first = diffusion.first_sampling_step(schedule, 1e-3)
+    alpha_bar = schedule.alpha_bar.numpy()
+    assert alpha_bar[first] >= 1e-3 > alpha_bar[first + 1]
+    assert diffusion.first_sampling_step(schedule, 1e-12) == 999
+
+
+def test_truncated_start_still_recovers_a_gaussian():
+    schedule = diffusion.NoiseSchedule(diffusion.beta_schedule("cosine", 1000))
+    first = diffusion.first_sampling_step(schedule, 1e-3)
+    x = diffusion.sample_ancestral(
+        gaussian_oracle(schedule, 1.5, 0.4),
+        schedule,
+        (20000, 1, 1),
+        torch.Generator().manual_seed(2),
+        first_step=first,
+    )
+    assert x.mean().item() == pytest.approx(1.5, abs=0.02)
+    assert x.std().item() == pytest.approx(0.4, rel=0.05)
 
 
 # --------------------------------------------------------------------------- #

@@ -552,6 +552,18 @@ def load_model(weights: str | Path, metadata: str | Path) -> DiffusionModel:
 # --------------------------------------------------------------------------- #
 # Sampling
 # --------------------------------------------------------------------------- #
+def first_sampling_step(schedule: NoiseSchedule, min_alpha_bar: float) -> int:
+    """The largest step index ``t`` with ``ᾱ_t ≥ min_alpha_bar``.
+
+    Where ``ᾱ_t`` is tiny (the last steps of the cosine schedule reach
+    ``ᾱ ≈ 1e−9``) ``x_t`` holds no signal, and :func:`predict_start` divides
+    the error of ``ε_θ`` by ``√ᾱ_t``; starting the samplers at this step from
+    ``x ~ N(0, I)`` is accurate to ``√ᾱ_t`` and keeps that error bounded.
+    """
+    usable = np.flatnonzero(schedule.alpha_bar.numpy() >= min_alpha_bar)
+    return int(usable.max()) if usable.size else 0
+
+
 def predict_start(
     x: torch.Tensor, eps: torch.Tensor, alpha_bar: torch.Tensor, clip: float | None
 ) -> torch.Tensor:
@@ -572,23 +584,27 @@ def sample_ancestral(
     shape: tuple,
     generator: torch.Generator,
     clip: float | None = None,
+    first_step: int | None = None,
 ) -> torch.Tensor:
-    """Ancestral sampling through all ``T`` steps (Ho et al. 2020, Alg. 2).
+    """Ancestral sampling through every step (Ho et al. 2020, Alg. 2).
 
     ``x_{t−1} = μ̃_t(x_t, x̂_0) + σ_t z`` with the posterior mean
     ``μ̃_t = √ᾱ_{t−1} β_t/(1 − ᾱ_t) · x̂_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) · x_t``,
     ``σ_t² = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t)``, ``x̂_0`` from
     :func:`predict_start` and no noise at the last step. Unclipped, this is
     ``(x_t − β_t/√(1 − ᾱ_t) · ε_θ) / √α_t + σ_t z``.
-    ``predict_noise(x, t)`` takes a batch and a batch of step indices.
+    ``predict_noise(x, t)`` takes a batch and a batch of step indices; the
+    walk starts at ``first_step`` (default ``T − 1``, see
+    :func:`first_sampling_step`).
     """
     device = generator.device
+    first = schedule.n_steps - 1 if first_step is None else first_step
     x = torch.randn(shape, generator=generator, device=device, dtype=torch.float64)
     alpha, alpha_bar, beta = (
         v.to(device) for v in (schedule.alphas, schedule.alpha_bar, schedule.betas)
     )
     one = torch.ones((), dtype=torch.float64, device=device)
-    for t in range(schedule.n_steps - 1, -1, -1):
+    for t in range(first, -1, -1):
         steps = torch.full((shape[0],), t, device=device, dtype=torch.long)
         eps = predict_noise(x.float(), steps).double()
         x0 = predict_start(x, eps, alpha_bar[t], clip)
@@ -604,10 +620,10 @@ def sample_ancestral(
     return x.float()
 
 
-def ddim_steps(n_steps: int, n_sampling_steps: int) -> np.ndarray:
-    """Evenly spaced step indices ``T−1 … 0`` visited by the DDIM sampler."""
-    count = min(n_sampling_steps, n_steps)
-    return np.unique(np.round(np.linspace(0, n_steps - 1, count)).astype(int))[::-1]
+def ddim_steps(first_step: int, n_sampling_steps: int) -> np.ndarray:
+    """Evenly spaced step indices ``first_step … 0`` visited by the DDIM sampler."""
+    count = min(n_sampling_steps, first_step + 1)
+    return np.unique(np.round(np.linspace(0, first_step, count)).astype(int))[::-1]
 
 
 @torch.no_grad()
@@ -619,6 +635,7 @@ def sample_ddim(
     n_sampling_steps: int = 50,
     eta: float = 0.0,
     clip: float | None = None,
+    first_step: int | None = None,
 ) -> torch.Tensor:
     """DDIM sampling on a subsequence of steps (Song et al. 2021, eq. 12).
 
@@ -629,12 +646,14 @@ def sample_ddim(
     the last step and ``x̂_0`` clipped as in :func:`predict_start`, in which
     case ``ε_θ`` is recomputed from the clipped ``x̂_0``. ``η = 0`` is
     deterministic given the starting noise; ``η = 1`` with every step is the
-    ancestral sampler.
+    ancestral sampler. The steps start at ``first_step`` (default ``T − 1``,
+    see :func:`first_sampling_step`).
     """
     device = generator.device
     x = torch.randn(shape, generator=generator, device=device, dtype=torch.float64)
     alpha_bar = schedule.alpha_bar.to(device)
-    steps = ddim_steps(schedule.n_steps, n_sampling_steps)
+    first = schedule.n_steps - 1 if first_step is None else first_step
+    steps = ddim_steps(first, n_sampling_steps)
     previous_steps = [*steps[1:], -1]
     for t, s in zip(steps, previous_steps, strict=True):
         batch_steps = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
@@ -662,8 +681,12 @@ def sample_curves(
     eta: float = 0.0,
     batch_size: int = 512,
     device: str = "auto",
+    min_alpha_bar: float = 1e-3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``counts[class]`` shapes of each class.
+
+    Both samplers start at :func:`first_sampling_step` for ``min_alpha_bar``
+    and clip ``x̂_0`` to the range of the training curves.
 
     Returns
     -------
@@ -680,6 +703,7 @@ def sample_curves(
     if unknown:
         raise ValueError(f"the model knows no class {unknown}; it has {model.classes}")
     shape = (len(model.bands), model.n_phase)
+    first = first_sampling_step(model.schedule, min_alpha_bar)
     parts = []
     for start in range(0, len(names), batch_size):
         chunk = names[start : start + batch_size]
@@ -697,6 +721,7 @@ def sample_curves(
                 (len(chunk), *shape),
                 generator,
                 model.data_limit,
+                first,
             )
         elif sampler == "ddim":
             x = sample_ddim(
@@ -707,6 +732,7 @@ def sample_curves(
                 n_sampling_steps,
                 eta,
                 model.data_limit,
+                first,
             )
         else:
             raise ValueError(f"unknown sampler {sampler!r}; use 'ancestral' or 'ddim'")
