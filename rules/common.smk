@@ -65,6 +65,15 @@ NETWORKS = ["mlp", "rnn"]
 MODELS = ["xgboost", *NETWORKS]
 COMPARISON = f"{CLASSIFICATION}/comparison.csv"
 PRIMER = "results/primer"
+DIFFUSION = f"{RESULTS}/diffusion"
+DIFFUSION_WEIGHTS = f"{DIFFUSION}/model.pt"
+DIFFUSION_METADATA = f"{DIFFUSION}/model.json"
+DIFFUSION_LOSS = f"{DIFFUSION}/training_loss.csv"
+DIFFUSION_SAMPLES = f"{DIFFUSION}/samples.npz"
+SYNTHETIC_SHARDS = f"{DIFFUSION}/synthetic/shards"
+SYNTHETIC_LABELS = f"{DIFFUSION}/synthetic/labels.parquet"
+SYNTHETIC_FEATURES = f"{DIFFUSION}/synthetic/features.parquet"
+REALISM = f"{DIFFUSION}/realism"
 FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -99,6 +108,37 @@ EMBED_TRAINING = {
 EMBED_ANOMALY = {
     key: value for key, value in config["embed"]["anomaly"].items() if key != "top"
 }
+
+
+# Each diffusion rule gets only the keys it uses: changing the sampler, say,
+# reruns the sampling and what follows it, not the training.
+TRAINING_KEYS = [
+    "device",
+    "schedule",
+    "n_steps",
+    "beta_start",
+    "beta_end",
+    "base_channels",
+    "channel_multipliers",
+    "training_steps",
+    "batch_size",
+    "learning_rate",
+    "ema_decay",
+]
+SAMPLING_KEYS = [
+    "device",
+    "sampler",
+    "sampling_steps",
+    "ddim_eta",
+    "samples_per_class",
+    "sample_batch_size",
+    "min_alpha_bar",
+]
+
+
+def diffusion_settings(keys):
+    """The listed keys of the diffusion section of the config."""
+    return {key: config["diffusion"][key] for key in keys}
 
 
 def dataset_spec(wildcards):
@@ -341,6 +381,12 @@ def get_dataset_outputs(wildcards):
         f"{FIGURES}/model_comparison.png",
         f"{FIGURES}/feature_importance.png",
         f"{FIGURES}/reliability.png",
+        f"{REALISM}/train_synthetic_test_real.csv",
+        f"{REALISM}/two_sample_test.csv",
+        f"{REALISM}/feature_distances.csv",
+        f"{FIGURES}/diffusion_samples.png",
+        f"{FIGURES}/diffusion_training_loss.png",
+        f"{FIGURES}/synthetic_examples.png",
     ]
     other_model = [
         SURVEY_FEATURES,

@@ -184,6 +184,16 @@ def _check_simulation(name: str, simulation: dict) -> None:
         )
 
 
+def _check_diffusion(config: dict) -> None:
+    diffusion = config.get("diffusion")
+    if diffusion and diffusion["beta_start"] >= diffusion["beta_end"]:
+        raise ConfigError(
+            "config key 'diffusion': beta_start "
+            f"({diffusion['beta_start']}) must be smaller than beta_end "
+            f"({diffusion['beta_end']})"
+        )
+
+
 def validate_config(config: dict, schema: dict) -> dict:
     """Fill defaults, then validate; return the completed configuration.
 
@@ -198,4 +208,5 @@ def validate_config(config: dict, schema: dict) -> dict:
     if errors:
         raise ConfigError(_explain(errors[0]))
     _check_consistency(filled)
+    _check_diffusion(filled)
     return filled

@@ -358,3 +358,63 @@ def plot_forecast_primer(result: dict) -> plt.Figure:
     right.set_xlabel("epoch")
     right.set_ylabel("training MSE")
     return fig
+
+
+def plot_real_and_synthetic_shapes(
+    real, samples: dict, per_class: int, seed: int
+) -> plt.Figure:
+    """Folded shapes per class: real (GP mean) on the left, synthetic on the right.
+
+    ``real`` is a :class:`varsky.diffusion.TrainingSet` (phase-aligned);
+    ``samples`` the arrays of :func:`varsky.diffusion.load_samples`, aligned
+    here by the same rule. Normalised magnitudes, bright up.
+    """
+    from varsky.diffusion import align_phase
+
+    rng = np.random.default_rng(seed)
+    synthetic = align_phase(samples["curves"])
+    phase, bands = samples["phase"], [str(b) for b in samples["bands"]]
+    classes = real.classes
+    fig, axes = plt.subplots(
+        len(classes),
+        2 * per_class,
+        figsize=(1.6 * 2 * per_class, 1.5 * len(classes)),
+        squeeze=False,
+        sharex=True,
+    )
+    for row, name in enumerate(classes):
+        sides = [
+            ("real", real.curves[real.class_index == row]),
+            ("synthetic", synthetic[samples["class_name"] == name]),
+        ]
+        for side, (kind, curves) in enumerate(sides):
+            chosen = rng.choice(len(curves), min(per_class, len(curves)), replace=False)
+            for k in range(per_class):
+                ax = axes[row, side * per_class + k]
+                if k >= len(chosen):
+                    ax.set_visible(False)
+                    continue
+                for b, band in enumerate(bands):
+                    colour = BAND_MARKERS.get(band, ("o", "0.3"))[1]
+                    ax.plot(phase, curves[chosen[k], b], color=colour, lw=1, label=band)
+                ax.invert_yaxis()
+                ax.set_title(kind, color=class_colour(name, classes))
+                if k == 0 and side == 0:
+                    ax.set_ylabel(f"{pretty(name)}\nnormalised mag")
+                if row == len(classes) - 1:
+                    ax.set_xlabel("phase")
+    axes[0, 0].legend(frameon=False, loc="best")
+    return fig
+
+
+def plot_training_loss(history: pd.DataFrame, window: int = 50) -> plt.Figure:
+    """Batch loss against the training step, with a running mean over ``window``."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.0))
+    ax.plot(history["step"], history["loss"], color="0.75", lw=0.6, label="batch")
+    smooth = history["loss"].rolling(window, min_periods=1).mean()
+    ax.plot(history["step"], smooth, color="#0072B2", lw=1.5, label=f"mean of {window}")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("noise-prediction loss (MSE)")
+    ax.legend(frameon=False)
+    return fig
