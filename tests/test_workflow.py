@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import EROS1, REPO
+from conftest import REPO
+from workflow_run import merged, small_eros1_config
 
 pytestmark = pytest.mark.slow
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
@@ -48,10 +49,7 @@ def planned_jobs(result) -> dict[str, int]:
 
 def write_config(workdir: Path, **changes) -> None:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["download_mirror"] = str(EROS1)
-    config["data"]["eros1"]["max_stars"] = STARS
-    config["ingest"]["shard_size"] = 150
-    config["classify"]["xgboost"]["n_estimators"] = 150
+    config = merged(config, small_eros1_config(max_stars=STARS, shard_size=150))
     for key, value in changes.items():
         config[key] = value
     workdir.mkdir(parents=True, exist_ok=True)

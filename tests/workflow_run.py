@@ -33,15 +33,46 @@ def merged(base: dict, overrides: dict) -> dict:
     return result
 
 
+# Sizes that make every stage run in seconds: the tests check that the stages
+# chain and what reruns, not how well the models learn.
+FAST = {
+    "classify": {
+        "n_folds": 2,
+        "xgboost": {"n_estimators": 20, "early_stopping_rounds": 5},
+        "mlp": {"max_epochs": 3, "patience": 1},
+        "rnn": {"max_epochs": 1, "patience": 1, "max_length": 40},
+    },
+    "embed": {
+        "epochs": 1,
+        "few_label": {"labels_per_class": [2, None], "repeats": 1},
+        "map": {"perplexity": 5},
+        "hidden_class": {"retrain_encoder": False},
+    },
+    "gp": {"n_phase": 32, "figures": {"examples_per_class": 1, "prior_draws": 1}},
+    "diffusion": {
+        "n_steps": 50,
+        "training_steps": 5,
+        "sampling_steps": 5,
+        "samples_per_class": 8,
+        "two_sample_folds": 2,
+        "two_sample_xgboost": {"n_estimators": 10},
+    },
+    "primer": {"line": {"steps": 50}, "forecast": {"epochs": 2, "n_points": 120}},
+    "figures": {"examples_per_class": 1},
+}
+
+
 def small_eros1_config(max_stars: int = 100, shard_size: int = 50) -> dict:
     """Overrides for a quick EROS-1 run read from the local copy of the data."""
-    return {
-        "datasets": ["eros1"],
-        "download_mirror": str(EROS1),
-        "data": {"eros1": {"max_stars": max_stars}},
-        "ingest": {"shard_size": shard_size},
-        "classify": {"xgboost": {"n_estimators": 20}},
-    }
+    return merged(
+        FAST,
+        {
+            "datasets": ["eros1"],
+            "download_mirror": str(EROS1),
+            "data": {"eros1": {"max_stars": max_stars}},
+            "ingest": {"shard_size": shard_size},
+        },
+    )
 
 
 def write_config(workdir: Path, overrides: dict) -> Path:
