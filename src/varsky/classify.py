@@ -147,11 +147,13 @@ def feature_columns(features: pd.DataFrame) -> list[str]:
 
 
 def feature_bands(features: pd.DataFrame) -> list[str]:
-    """Bands of a feature table, from its ``period_<band>`` columns, in order."""
+    """Bands of a feature table, in order: those with both ``period_<band>`` and
+    ``period_power_<band>`` (``period_method``, ``period_fap`` are no bands)."""
     return [
-        c[len("period_") :]
+        c[len("period_power_") :]
         for c in features.columns
-        if c.startswith("period_") and not c.startswith("period_power")
+        if c.startswith("period_power_")
+        and f"period_{c[len('period_power_') :]}" in features
     ]
 
 
