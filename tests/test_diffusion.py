@@ -1,6 +1,8 @@
 """Tests of the diffusion stage: schedules, samplers, the denoiser, synthesis and
 the realism measurements, on known answers and on real EROS-1 light curves."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -461,3 +463,25 @@ def test_feature_distances_match_scipy_and_a_hand_value():
     assert table.loc["amp", "wasserstein_scaled"] == pytest.approx(
         1 / np.std([0, 1], ddof=1)
     )
+
+
+# --------------------------------------------------------------------------- #
+# Configuration
+# --------------------------------------------------------------------------- #
+def test_config_refuses_inverted_linear_schedule_and_unknown_keys():
+    import yaml
+
+    from varsky.config import ConfigError, load_schema, validate_config
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    schema = load_schema(repo / "config/config.schema.yaml")
+    filled = validate_config(config, schema)
+    assert filled["diffusion"]["min_alpha_bar"] == 0.001
+
+    config["diffusion"]["beta_start"] = 0.05
+    with pytest.raises(ConfigError, match=r"beta_start.*beta_end"):
+        validate_config(config, schema)
+    config["diffusion"] = {"schedul": "cosine"}
+    with pytest.raises(ConfigError, match="'schedul'"):
+        validate_config(config, schema)

@@ -236,6 +236,18 @@ def test_detrending_leaves_a_trendless_star_alone(params):
     assert np.std(removed) < 0.02  # against a 0.28 mag rms signal
 
 
+def test_trend_bounds_follow_period_and_baseline(params):
+    b = params["bounds"]
+    long_period = gp.detrend_bounds(50.0, 900.0, params)["trend_length_scale"]
+    assert long_period[0] == pytest.approx(b["trend_min_periods"] * 50.0)
+    assert long_period[1] == pytest.approx(b["trend_max_baselines"] * 900.0)
+    # A 0.5-d star sampled over 900 d: the baseline sets the shortest trend.
+    short_period = gp.detrend_bounds(0.5, 900.0, params)["trend_length_scale"]
+    assert short_period[0] == pytest.approx(b["trend_min_baselines"] * 900.0)
+    signal = gp.detrend_bounds(0.5, 900.0, params)["signal_length_scale"]
+    assert signal[1] <= short_period[0]
+
+
 def test_fits_are_reproducible_with_the_seed(params):
     rng = np.random.default_rng(3)
     time, mag, mag_err, _ = simulated_star(rng, trend=0.1)

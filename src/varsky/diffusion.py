@@ -835,7 +835,7 @@ def synthesize_lightcurves(
     -------
     lightcurves : pandas.DataFrame
         Tidy rows (:data:`varsky.io.LIGHTCURVE_SCHEMA`), source ids
-        ``synthetic-<class>-<number>``.
+        ``synthetic-<number>`` (the class is in the catalogue).
     catalogue : pandas.DataFrame
         One row per synthetic star: ``source_id``, ``class_name``,
         ``split`` (``synthetic``), ``reference_period`` [d], ``phase_shift``,
@@ -870,7 +870,7 @@ def synthesize_lightcurves(
         donor = row_of[amplitudes[rng.integers(len(amplitudes))]]
         period = float(resampled.period[donor])
         shift = float(rng.uniform())
-        source_id = f"synthetic-{name}-{number:06d}"
+        source_id = f"synthetic-{number:06d}"
         for band, observed in by_star[cadence].items():
             if band not in sample_band_index or band not in band_index:
                 continue

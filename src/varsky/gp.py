@@ -13,8 +13,10 @@ features stage) is modelled as
 
 where ``k_signal`` is the kernel chosen in the config (one of :data:`KERNELS`)
 and describes the star's own variability, ``k_trend(τ) = a_T² exp(−τ² / 2ℓ_T²)``
-is a squared-exponential trend whose length scale is held above
-``trend_min_periods · P``, ``σ_i`` are the reported errors and ``s`` a fitted
+is a squared-exponential trend whose length scale is held above both
+``trend_min_periods · P`` and ``trend_min_baselines · T`` (``T`` the baseline;
+the second keeps a short-period star's trend from following its aliased
+signal between sparse epochs), ``σ_i`` are the reported errors and ``s`` a fitted
 jitter. The two kernels are kept apart by their time scales: ``k_signal``'s
 length scale stays below ``signal_length_scale_periods[1] · P``, which may
 not exceed ``trend_min_periods · P``. The hyperparameters maximise the log-likelihood
@@ -471,7 +473,9 @@ def detrend_bounds(
 ) -> dict[str, tuple[float, float]]:
     """Bounds of every hyperparameter, time scales in units of ``period``."""
     b = params["bounds"]
-    trend_low = b["trend_min_periods"] * period
+    trend_low = max(
+        b["trend_min_periods"] * period, b["trend_min_baselines"] * baseline
+    )
     trend_high = max(b["trend_max_baselines"] * baseline, 10.0 * trend_low)
     tolerance = b["period_tolerance"]
     return {
