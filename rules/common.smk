@@ -390,6 +390,9 @@ def get_dataset_outputs(wildcards):
     ]
     other_model = [
         SURVEY_FEATURES,
+        GP_RESAMPLED,
+        GP_FEATURES,
+        f"{EMBED}/anomaly_scores.parquet",
         f"{TRANSFER}/cross_survey_metrics.json",
         f"{RESULTS}/clean/rejected.csv",
         f"{FIGURES}/survey_lightcurves_raw.png",
