@@ -88,8 +88,9 @@ def test_outputs_hold_sensible_values(finished_run):
     assert metrics["n_test"] == STARS // 5
     matrix = metrics["confusion_matrix"]["rows_true_columns_predicted"]
     assert sum(map(sum, matrix)) == metrics["n_test"]
-    # 320 training stars are few, but far better than chance (macro-F1 ~ 0.25).
-    assert metrics["macro_f1"] > 0.6
+    # 320 training stars and 20 trees are few, but far better than chance
+    # (macro-F1 ~ 0.25 for four classes).
+    assert metrics["macro_f1"] > 0.5
 
     predictions = pd.read_parquet(results / "classification" / "predictions.parquet")
     assert len(predictions) == len(features)
@@ -99,7 +100,7 @@ def test_outputs_hold_sensible_values(finished_run):
 
     for name in ["examples_raw", "examples_folded", "feature_distributions"]:
         png = (results / "figures" / f"{name}.png").read_bytes()
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert (finished_run / "logs" / "eros1" / "classify.log").stat().st_size > 0
 
 
@@ -111,7 +112,21 @@ def test_xgboost_parameter_reruns_only_classification(finished_run):
     result = snakemake(
         finished_run, "-n", "--config", 'classify={"xgboost": {"max_depth": 3}}'
     )
-    assert planned_jobs(result) == {"classify": 1, "plot_confusion_matrix": 1, "all": 1}
+    # The XGBoost model, what compares or combines it with the other models,
+    # the figures drawn from them, and the train-on-synthetic test, which uses
+    # the same XGBoost settings; the provenance page records the new config.
+    assert set(planned_jobs(result)) == {
+        "classify",
+        "soft_vote",
+        "compare_models",
+        "train_synthetic_test_real",
+        "plot_confusion_matrix",
+        "plot_feature_importance",
+        "plot_reliability",
+        "plot_model_comparison",
+        "provenance",
+        "all",
+    }
 
 
 def test_clean_parameter_reruns_clean_and_downstream(finished_run):
