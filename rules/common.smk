@@ -5,6 +5,8 @@ import math
 import os
 import re
 import sys
+
+import pandas as pd
 from pathlib import Path
 
 # The library lives in src/; make this checkout's copy importable here and in
@@ -110,7 +112,7 @@ EMBED_ANOMALY = {
 }
 
 
-# Each diffusion rule gets only the keys it uses: changing the sampler, say,
+# Each diffusion rule gets only the keys it uses, so changing the sampler, say,
 # reruns the sampling and what follows it, not the training.
 TRAINING_KEYS = [
     "device",
@@ -237,7 +239,17 @@ def get_model_metrics(wildcards):
 
 def get_hidden_classes(wildcards):
     """One table per class of the dataset, each from hiding that class."""
-    names = sorted(set(dataset_spec(wildcards)["class_names"].values()))
+    names = dataset_spec(wildcards).get("class_names")
+    if names:
+        names = sorted(set(names.values()))
+    else:
+        # Classes read from the data itself are known once ingest has run.
+        labels = checkpoints.ingest.get(dataset=wildcards.dataset).output.labels
+        names = sorted(
+            pd.read_parquet(labels, columns=["class_name"])["class_name"]
+            .dropna()
+            .unique()
+        )
     return expand(
         f"{EMBED}/hidden_class/{{hidden}}.tsv",
         dataset=wildcards.dataset,
@@ -279,25 +291,25 @@ def dataset_stars(dataset):
     return spec.get("max_stars")
 
 
-def stars_in_memory(rule):
-    """Stars one job of `rule` holds in memory at once: what its memory needs."""
+def stars_in_memory(rule_name):
+    """Stars one job of `rule_name` holds at once: what its memory needs."""
 
     def stars(wildcards):
         # The readers of survey files hold a whole split; the simulated source
         # generates and writes one shard at a time.
         spec = config["data"][wildcards.dataset]
-        if rule == "ingest" and spec["format"] != "simulated":
+        if rule_name == "ingest" and spec["format"] != "simulated":
             return dataset_stars(wildcards.dataset) or STARS_WHEN_UNKNOWN
         return config["ingest"]["shard_size"]
 
     return stars
 
 
-def stars_processed(rule):
-    """Stars one job of `rule` works through: what its runtime needs."""
+def stars_processed(rule_name):
+    """Stars one job of `rule_name` works through: what its runtime needs."""
 
     def stars(wildcards):
-        if rule == "ingest":
+        if rule_name == "ingest":
             return dataset_stars(wildcards.dataset) or STARS_WHEN_UNKNOWN
         return config["ingest"]["shard_size"]
 

@@ -25,7 +25,7 @@ rule plot_primer:
     output:
         report(
             f"{PRIMER}/figures/{{example}}.png",
-            caption="../report/primer_{example}.rst",
+            caption="../report/primer.rst",
             category="Primer",
         ),
     log:

@@ -101,7 +101,9 @@ def test_outputs_hold_sensible_values(finished_run):
     for name in ["examples_raw", "examples_folded", "feature_distributions"]:
         png = (results / "figures" / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    assert (finished_run / "logs" / "eros1" / "classify.log").stat().st_size > 0
+    assert (
+        finished_run / "logs" / "eros1" / "classify" / "xgboost.log"
+    ).stat().st_size > 0
 
 
 def test_second_run_does_nothing(finished_run):
