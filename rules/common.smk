@@ -138,6 +138,16 @@ SAMPLING_KEYS = [
 ]
 
 
+def get_distance_features(wildcards):
+    """Diffusion's compared features, per band ones in the reddest band."""
+    bands = config["data"][wildcards.dataset]["bands"]
+    per_band = ("period",) + tuple(f"_{band}" for band in bands)
+    return [
+        name if name.endswith(per_band) else f"{name}_{bands[-1]}"
+        for name in config["diffusion"]["distance_features"]
+    ]
+
+
 def diffusion_settings(keys):
     """The listed keys of the diffusion section of the config."""
     return {key: config["diffusion"][key] for key in keys}
@@ -149,7 +159,7 @@ def dataset_spec(wildcards):
 
 # Keys of a dataset entry that only later stages read: changing them must not
 # download or ingest the dataset again.
-DOWNSTREAM_KEYS = {"bands", "variability_bands", "clean", "model_from", "gaia"}
+DOWNSTREAM_KEYS = {"variability_bands", "clean", "model_from", "gaia"}
 DOWNLOAD_KEYS = {"format", "path", "base_url", "files", "optional_files"}
 
 

@@ -153,7 +153,7 @@ rule feature_distances:
         "../envs/diffusion.yaml"
     threads: 1
     params:
-        columns=config["diffusion"]["distance_features"],
+        columns=get_distance_features,
     script:
         "../scripts/diffusion_feature_distances.py"
 
