@@ -18,8 +18,9 @@ rule train_diffusion:
         f"{BENCHMARKS}/diffusion/train.tsv"
     conda:
         "../envs/diffusion.yaml"
-    # PyTorch spreads each convolution over its threads; capped at --cores.
-    threads: 2
+    # One core: the small 1-D convolutions gain little from a second thread,
+    # and lose much when other jobs (GP fits, embedding) share the cores.
+    threads: 1
     params:
         settings=diffusion_settings(TRAINING_KEYS),
         seed=config["seed"],
@@ -41,8 +42,8 @@ rule sample_diffusion:
         f"{BENCHMARKS}/diffusion/sample.tsv"
     conda:
         "../envs/diffusion.yaml"
-    # Every denoising step is one batched network call, threaded by PyTorch.
-    threads: 2
+    # One core, as for training: a denoising step is one small batched call.
+    threads: 1
     params:
         settings=diffusion_settings(SAMPLING_KEYS),
         seed=config["seed"],
