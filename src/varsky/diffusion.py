@@ -51,22 +51,14 @@ from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
 from varsky.classify import feature_columns, score, train_xgboost
-from varsky.io import LIGHTCURVE_SCHEMA, write_atomic
+from varsky.io import (
+    LIGHTCURVE_SCHEMA,
+    ResampledLayoutError,
+    load_resampled_arrays,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
-
-RESAMPLED_KEYS = {
-    "source_id": 1,
-    "bands": 1,
-    "phase": 1,
-    "mean": 3,
-    "std": 3,
-    "period": 1,
-    "offset": 2,
-    "scale": 2,
-    "ok": 2,
-}
-"""Arrays of the GP stage's ``resampled.npz`` and their number of dimensions."""
 
 
 class DiffusionInputError(ValueError):
@@ -113,36 +105,10 @@ def load_resampled(path: str | Path) -> ResampledCurves:
     DiffusionInputError
         Naming the file and the missing or misshapen array.
     """
-    with np.load(path, allow_pickle=False) as data:
-        missing = sorted(set(RESAMPLED_KEYS) - set(data.files))
-        if missing:
-            raise DiffusionInputError(f"{path}: missing arrays {missing}")
-        arrays = {key: data[key] for key in RESAMPLED_KEYS}
-    for key, ndim in RESAMPLED_KEYS.items():
-        if arrays[key].ndim != ndim:
-            raise DiffusionInputError(
-                f"{path}: array {key!r} has {arrays[key].ndim} dimensions, "
-                f"expected {ndim}"
-            )
-    n, n_bands, n_phase = (
-        len(arrays["source_id"]),
-        len(arrays["bands"]),
-        len(arrays["phase"]),
-    )
-    expected = {
-        "mean": (n, n_bands, n_phase),
-        "std": (n, n_bands, n_phase),
-        "period": (n,),
-        "offset": (n, n_bands),
-        "scale": (n, n_bands),
-        "ok": (n, n_bands),
-    }
-    for key, shape in expected.items():
-        if arrays[key].shape != shape:
-            raise DiffusionInputError(
-                f"{path}: array {key!r} has shape {arrays[key].shape}, expected "
-                f"{shape} (stars, bands, phases)"
-            )
+    try:
+        arrays = load_resampled_arrays(path)
+    except ResampledLayoutError as error:
+        raise DiffusionInputError(str(error)) from None
     arrays["source_id"] = arrays["source_id"].astype(str)
     arrays["bands"] = arrays["bands"].astype(str)
     arrays["ok"] = arrays["ok"].astype(bool)

@@ -50,21 +50,10 @@ from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from torch import nn
 from torch.nn import functional as F
 
-from varsky.io import write_atomic
+from varsky.io import ResampledLayoutError, load_resampled_arrays, write_atomic
 
 log = logging.getLogger(__name__)
 
-RESAMPLED_KEYS = {
-    "source_id": 1,
-    "bands": 1,
-    "phase": 1,
-    "mean": 3,
-    "std": 3,
-    "period": 1,
-    "offset": 2,
-    "scale": 2,
-    "ok": 2,
-}
 CONTEXT_CHOICES = ("log_period", "log_amplitude", "colour")
 
 
@@ -122,34 +111,10 @@ def load_resampled(path: str | Path) -> FoldedCurves:
     (n, B), and ``ok`` (n, B). A band that is not ``ok`` or holds a
     non-finite value is treated as missing.
     """
-    with np.load(path, allow_pickle=False) as archive:
-        missing = sorted(set(RESAMPLED_KEYS) - set(archive.files))
-        if missing:
-            raise ResampledError(f"{path}: missing arrays {missing}")
-        arrays = {key: archive[key] for key in RESAMPLED_KEYS}
-    for key, ndim in RESAMPLED_KEYS.items():
-        if arrays[key].ndim != ndim:
-            raise ResampledError(
-                f"{path}: array {key!r} has {arrays[key].ndim} dimensions, "
-                f"expected {ndim}"
-            )
-    n, n_bands, n_phase = arrays["mean"].shape
-    expected = {
-        "source_id": (n,),
-        "bands": (n_bands,),
-        "phase": (n_phase,),
-        "std": (n, n_bands, n_phase),
-        "period": (n,),
-        "offset": (n, n_bands),
-        "scale": (n, n_bands),
-        "ok": (n, n_bands),
-    }
-    for key, shape in expected.items():
-        if arrays[key].shape != shape:
-            raise ResampledError(
-                f"{path}: array {key!r} has shape {arrays[key].shape}, "
-                f"expected {shape} from 'mean' {arrays['mean'].shape}"
-            )
+    try:
+        arrays = load_resampled_arrays(path)
+    except ResampledLayoutError as error:
+        raise ResampledError(str(error)) from None
     mean = arrays["mean"].astype(np.float32)
     std = arrays["std"].astype(np.float32)
     finite = np.isfinite(mean).all(axis=2) & np.isfinite(std).all(axis=2)

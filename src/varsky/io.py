@@ -269,3 +269,65 @@ def read_ramp_labels(
             "reference_period": (meta["period"] / meta["div_period"]).to_numpy(),
         }
     )
+
+
+# --------------------------------------------------------------------------- #
+# GP-resampled folded curves (written by the GP stage, read by the neural ones)
+# --------------------------------------------------------------------------- #
+RESAMPLED_NDIM = {
+    "source_id": 1,
+    "bands": 1,
+    "phase": 1,
+    "mean": 3,
+    "std": 3,
+    "period": 1,
+    "offset": 2,
+    "scale": 2,
+    "ok": 2,
+}
+"""Arrays of ``gp/resampled.npz`` that readers need, with their dimensions."""
+
+
+class ResampledLayoutError(InputError):
+    """A ``resampled.npz`` with a missing or misshapen array."""
+
+
+def load_resampled_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read ``results/<dataset>/gp/resampled.npz`` and check its layout.
+
+    The archive is read without pickles. ``mean`` and ``std`` must be
+    (stars, bands, phases), ``period`` (stars,), ``offset``, ``scale`` and
+    ``ok`` (stars, bands), sized by ``source_id``, ``bands`` and ``phase``.
+
+    Raises
+    ------
+    ResampledLayoutError
+        Naming the file and the missing or misshapen array.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        missing = sorted(set(RESAMPLED_NDIM) - set(data.files))
+        if missing:
+            raise ResampledLayoutError(f"{path}: missing arrays {missing}")
+        arrays = {key: data[key] for key in RESAMPLED_NDIM}
+    for key, ndim in RESAMPLED_NDIM.items():
+        if arrays[key].ndim != ndim:
+            raise ResampledLayoutError(
+                f"{path}: array {key!r} has {arrays[key].ndim} dimensions, "
+                f"expected {ndim}"
+            )
+    n, n_bands, n_phase = (len(arrays[k]) for k in ("source_id", "bands", "phase"))
+    expected = {
+        "mean": (n, n_bands, n_phase),
+        "std": (n, n_bands, n_phase),
+        "period": (n,),
+        "offset": (n, n_bands),
+        "scale": (n, n_bands),
+        "ok": (n, n_bands),
+    }
+    for key, shape in expected.items():
+        if arrays[key].shape != shape:
+            raise ResampledLayoutError(
+                f"{path}: array {key!r} has shape {arrays[key].shape}, expected "
+                f"{shape} (stars, bands, phases)"
+            )
+    return arrays
