@@ -114,3 +114,9 @@ def test_ingest_eros1_subset(tmp_path, eros1_dir):
     assert set(lc["band"]) == {"B", "R"}
     stars_per_shard = labels.groupby("shard")["source_id"].nunique().tolist()
     assert stars_per_shard == [40, 40, 20]
+
+
+def test_holdout_of_too_few_stars_names_the_key():
+    labels = pd.DataFrame({"source_id": ["a", "b"], "class_name": ["x", "y"]})
+    with pytest.raises(io.InputError, match=r"2 labelled stars .*holdout_fraction"):
+        holdout_split(labels, 0.2, seed=1)

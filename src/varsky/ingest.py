@@ -38,12 +38,21 @@ def holdout_split(labels: pd.DataFrame, fraction: float, seed: int) -> pd.DataFr
     if not 0 < fraction < 1:
         raise ValueError(f"holdout_fraction must lie in (0, 1), got {fraction}")
     labelled = labels[labels["class_name"].notna()]
-    _, test_ids = train_test_split(
-        labelled["source_id"],
-        test_size=fraction,
-        random_state=seed,
-        stratify=labelled["class_name"],
-    )
+    try:
+        _, test_ids = train_test_split(
+            labelled["source_id"],
+            test_size=fraction,
+            random_state=seed,
+            stratify=labelled["class_name"],
+        )
+    except ValueError as error:
+        counts = labelled["class_name"].value_counts().to_dict()
+        raise io.InputError(
+            f"cannot hold out a stratified {fraction:g} of {len(labelled)} "
+            f"labelled stars (per class: {counts}): {error}. Give more stars of "
+            "each class, a test split, or another config key "
+            "'ingest.holdout_fraction'"
+        ) from None
     labels = labels.copy()
     labels.loc[labels["class_name"].notna(), "split"] = "train"
     labels.loc[labels["source_id"].isin(set(test_ids)), "split"] = "test"
