@@ -48,6 +48,7 @@ FEATURES = f"{RESULTS}/features/features.parquet"
 MULTIBAND_SHARD = f"{RESULTS}/features/multiband/{{shard}}.parquet"
 MULTIBAND = f"{RESULTS}/features/multiband.parquet"
 MULTIBAND_RECOVERY = f"{RESULTS}/features/period_recovery_multiband.csv"
+PERIOD_RECOVERY = f"{RESULTS}/features/period_recovery.csv"
 GP_FITS = f"{RESULTS}/gp/fits/{{shard}}.parquet"
 GP_DETRENDED = f"{RESULTS}/gp/detrended/{{shard}}.parquet"
 GP_RESAMPLED_SHARD = f"{RESULTS}/gp/resampled/{{shard}}.npz"
@@ -389,6 +390,8 @@ def get_dataset_outputs(wildcards):
         f"{FIGURES}/feature_distributions.png",
         f"{FIGURES}/confusion_matrix.png",
         MULTIBAND_RECOVERY,
+        PERIOD_RECOVERY,
+        f"{FIGURES}/period_recovery.png",
         f"{EMBED}/anomaly_scores.parquet",
         f"{FIGURES}/embed_few_label.png",
         f"{FIGURES}/embed_map_class.png",

@@ -44,3 +44,32 @@ rule gather_features:
         runtime=get_whole_dataset_runtime,
     script:
         "../scripts/gather.py"
+
+
+rule period_recovery:
+    input:
+        features=FEATURES,
+        labels=LABELS,
+    output:
+        table=report(
+            PERIOD_RECOVERY,
+            caption="../report/period_recovery_table.rst",
+            category="Features",
+        ),
+        figure=report(
+            f"{FIGURES}/period_recovery.png",
+            caption="../report/period_recovery.rst",
+            category="Features",
+        ),
+    log:
+        f"{LOGS}/period_recovery.log",
+    conda:
+        "../envs/features.yaml"
+    # One table and one figure: serial.
+    threads: 1
+    params:
+        features=config["features"],
+        tolerance=config["features"]["recovery_tolerance"],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/period_recovery.py"

@@ -200,6 +200,76 @@ def test_choose_period_without_bands():
 
 
 # --------------------------------------------------------------------------- #
+# Sampling aliases
+# --------------------------------------------------------------------------- #
+def nightly_sawtooth(period=0.55, nights=400, seed=11):
+    """An RR Lyrae-like sawtooth seen once a night within ±2 h of one sidereal time."""
+    rng = np.random.default_rng(seed)
+    night = np.sort(rng.choice(np.arange(nights), 150, replace=False)).astype(float)
+    t = night / ps.DEFAULT_PERIOD_PARAMS["alias_frequency"] + rng.uniform(
+        -2 / 24, 2 / 24, night.size
+    )
+    phase = np.mod(t / period, 1.0)
+    shape = np.where(phase < 0.15, 1 - phase / 0.15, (phase - 0.15) / 0.85)
+    err = np.full(t.size, 0.03)
+    return t, 18 + 0.8 * shape + rng.normal(0, err), err
+
+
+def test_harmonic_chi2_is_zero_for_an_exact_fourier_series():
+    t = np.linspace(0, 10, 50)
+    m = 15 + 0.3 * np.cos(2 * np.pi * 0.7 * t) - 0.1 * np.sin(4 * np.pi * 0.7 * t)
+    assert ps.harmonic_chi2(t, m, np.full(50, 0.1), 0.7, 2) < 1e-20
+    # one harmonic leaves the second's power: Σ (0.1 sin 2ωt / 0.1)² ≈ N / 2
+    assert ps.harmonic_chi2(t, m, np.full(50, 0.1), 0.7, 1) == pytest.approx(
+        25, rel=0.1
+    )
+
+
+def test_check_aliases_prefers_the_true_period_of_a_sawtooth():
+    t, m, e = nightly_sawtooth()
+    search = ps.search_band(t, m, e, PARAMS, np.random.default_rng(0))
+    true = 1 / 0.55
+    alias = true - PARAMS["alias_frequency"]
+    at_true = ps.check_aliases({"V": search}, true, PARAMS)
+    at_alias = ps.check_aliases({"V": search}, alias, PARAMS)
+    # from the true frequency, the best alias is one sidereal day away and fits
+    # worse; from the alias, the check points back to the true period
+    assert abs(1 / at_true.period - true) == pytest.approx(
+        PARAMS["alias_frequency"], abs=2 * search.grid.df * PARAMS["oversampling"]
+    )
+    assert at_true.delta_chi2 > 25
+    assert at_alias.period == pytest.approx(0.55, rel=0.002)
+    assert at_alias.delta_chi2 < -25
+
+
+def test_choose_period_by_chi2_recovers_more_aliased_sawtooths():
+    """Noisy nightly sawtooths: the χ² choice beats the periodogram's peak."""
+    hits = {"keep": 0, "chi2": 0}
+    for seed in range(30):
+        t, m, _ = nightly_sawtooth(seed=seed)
+        m = m + np.random.default_rng(seed).normal(0, 0.25, t.size)
+        search = ps.search_band(
+            t, m, np.full(t.size, 0.25), PARAMS, np.random.default_rng(0)
+        )
+        for choice in hits:
+            chosen = ps.choose_period({"V": search}, {**PARAMS, "alias_choice": choice})
+            hits[choice] += abs(chosen.period - 0.55) < 0.0055
+            if choice == "chi2" and chosen.method.endswith("+alias"):
+                # the replaced period is reported, with the χ² it lost by
+                assert (
+                    chosen.alias_delta_chi2 > 0 and chosen.alias_period != chosen.period
+                )
+    assert hits["chi2"] > hits["keep"] >= 20, hits
+
+
+def test_check_aliases_without_a_period():
+    t, m, e = nightly_sawtooth()
+    search = ps.search_band(t, m, e, PARAMS, np.random.default_rng(0))
+    check = ps.check_aliases({"V": search}, np.nan, PARAMS)
+    assert np.isnan(check.period) and np.isnan(check.delta_chi2)
+
+
+# --------------------------------------------------------------------------- #
 # Recovery
 # --------------------------------------------------------------------------- #
 def test_period_recovery_by_hand():
@@ -210,6 +280,35 @@ def test_period_recovery_by_hand():
     assert table.loc["a", "exact"] == 0.5 and table.loc["a", "half"] == 0.5
     assert table.loc["b", "double"] == 0.5 and table.loc["b", "any"] == 0.5
     assert table.loc["b", "exact"] == 0.0 and table["n"].tolist() == [2, 2]
+
+
+def test_period_recovery_counts_sampling_aliases():
+    # reference 0.5 d (2 per day): its one-day aliases are 1/3 d and 1 d, its
+    # second-order ones 1/4 d and none (2 − 2 = 0)
+    reference = pd.Series([0.5] * 5)
+    found = pd.Series([1 / 3, 1.0, 0.25, 0.502, 0.7])
+    classes = pd.Series(["a"] * 5)
+    table = ps.period_recovery(found, reference, classes, 0.01, 1.0, 2)
+    assert table.loc["a", "alias"] == pytest.approx(3 / 5)
+    assert table.loc["a", "exact"] == pytest.approx(1 / 5)
+    assert table.loc["a", "double"] == pytest.approx(1 / 5)  # 1 d is also 2P
+    assert table.loc["a", "any"] == pytest.approx(4 / 5)
+
+
+def test_recovery_table_has_a_row_per_class_and_all():
+    features = pd.DataFrame({"source_id": ["s1", "s2", "s3"], "period": [1.0, 2.0, 5]})
+    labels = pd.DataFrame(
+        {
+            "source_id": ["s1", "s2", "s3", "s4"],
+            "class_name": ["a", "a", "b", "b"],
+            "reference_period": [1.0, 1.0, 5.0, np.nan],
+        }
+    )
+    table = ps.recovery_table(features, labels, 0.01, PARAMS).set_index("class_name")
+    assert table.loc["a", "exact"] == 0.5 and table.loc["a", "double"] == 0.5
+    assert table.loc["b", "n"] == 1 and table.loc["b", "exact"] == 1.0
+    assert table.loc["all", "n"] == 3
+    assert table.loc["all", "exact"] == pytest.approx(2 / 3)
 
 
 def test_lomb_scargle_backends_agree_on_eros1():

@@ -457,8 +457,9 @@ FEATURES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]] = {
 PERIOD_FEATURES = ["period", "period_power", *FOURIER_FEATURES]
 """Per-band outputs that depend on the period search."""
 
-STAR_PERIOD_COLUMNS = ["period", "period_fap"]
-"""Float columns of the period adopted for the star (see ``choose_period``)."""
+STAR_PERIOD_COLUMNS = ["period", "period_fap", "period_alias", "alias_delta_chi2"]
+"""Float columns of the period adopted for the star (see ``choose_period``) and
+of its strongest sampling alias (see ``varsky.period.check_aliases``)."""
 
 DEFAULT_PARAMS = {
     "min_points": 20,
@@ -803,7 +804,8 @@ def star_periods(
     """Period features of one star from its valid bands' ``(time, mag, mag_err)``.
 
     Returns the float values by output column (``period_<band>``,
-    ``period_power_<band>``, the Fourier terms, ``period``, ``period_fap``)
+    ``period_power_<band>``, the Fourier terms, ``period``, ``period_fap``,
+    ``period_alias``, ``alias_delta_chi2``)
     and the string columns ``period_method`` and ``period_flags``.
     """
     period = params["period"]
@@ -820,6 +822,8 @@ def star_periods(
     chosen = period_search.choose_period(searches, period)
     values["period"] = chosen.period
     values["period_fap"] = chosen.fap
+    values["period_alias"] = chosen.alias_period
+    values["alias_delta_chi2"] = chosen.alias_delta_chi2
 
     for band, (t, m, e) in curves.items():
         shape = fourier_decomposition(
@@ -906,7 +910,10 @@ def extract_features(
         ``period_power_<band>`` are the band's highest Lomb-Scargle peak; the
         Fourier terms are at the star's period); ``color_<b1>_<b2>`` =
         ``median_<b1> − median_<b2>`` for consecutive bands; ``period`` and
-        ``period_fap`` of the star (``varsky.period.choose_period``); strings
+        ``period_fap`` of the star (``varsky.period.choose_period``);
+        ``period_alias``, its strongest sampling alias, and
+        ``alias_delta_chi2``, by how much the light curves prefer the period
+        to that alias (``varsky.period.check_aliases``); strings
         ``period_method``, ``period_flags`` and ``reason`` (empty, or why
         values are NaN). A band a star lacks gives NaN.
     """

@@ -79,6 +79,10 @@ DEFAULT_PERIOD_PARAMS = {
     "double_period_ratio": 0.9,
     "double_min_cycles": 10,
     "fap_threshold": 0.01,
+    "alias_frequency": 1.0027379,
+    "alias_orders": 2,
+    "alias_harmonics": 4,
+    "alias_choice": "chi2",
 }
 """Defaults of the ``features.period`` config section (see the config schema)."""
 
@@ -180,6 +184,10 @@ def check_period_params(period: dict) -> None:
         ("double_period_ratio", 0 < period["double_period_ratio"] <= 1, "in (0, 1]"),
         ("double_min_cycles", period["double_min_cycles"] >= 0, "≥ 0"),
         ("fap_threshold", 0 <= period["fap_threshold"] <= 1, "in [0, 1]"),
+        ("alias_frequency", period["alias_frequency"] > 0, "positive"),
+        ("alias_orders", int(period["alias_orders"]) >= 1, "an integer ≥ 1"),
+        ("alias_harmonics", int(period["alias_harmonics"]) >= 1, "an integer ≥ 1"),
+        ("alias_choice", period["alias_choice"] in ("chi2", "keep"), "chi2 or keep"),
     ]
     for key, good, allowed in checks:
         if not good:
@@ -698,6 +706,8 @@ class ChosenPeriod:
     method: str = ""
     fap: float = np.nan
     flags: list[str] = field(default_factory=list)
+    alias_period: float = np.nan
+    alias_delta_chi2: float = np.nan
 
 
 def folded_dispersion_ratio(
@@ -774,6 +784,11 @@ def choose_period(searches: dict[str, BandSearch], period: dict) -> ChosenPeriod
     3. If the periodogram peak is not significant (FAP above
        ``fap_threshold``) but the best phase-dispersion or conditional-entropy
        peak of some band has a smaller FAP, that peak is adopted instead.
+    4. The period is compared with its sampling aliases
+       (:func:`check_aliases`); with ``alias_choice: chi2`` an alias whose
+       multi-harmonic fit has the lower χ² replaces it (method suffix
+       ``+alias``), and the replaced period becomes ``alias_period`` with a
+       positive ``alias_delta_chi2``.
     """
     if not searches:
         return ChosenPeriod()
@@ -793,31 +808,194 @@ def choose_period(searches: dict[str, BandSearch], period: dict) -> ChosenPeriod
         if others:
             best = min(others, key=lambda p: p.fap)
             chosen = ChosenPeriod(best.period, best.method, best.fap, best.flags)
+
+    check = check_aliases(searches, 1.0 / chosen.period, period)
+    if period["alias_choice"] == "chi2" and check.delta_chi2 < 0:
+        replaced = chosen.period
+        chosen.period, chosen.method = check.period, chosen.method + "+alias"
+        chosen.flags = alias_flags(1.0 / check.period, period)
+        check = AliasCheck(replaced, -check.delta_chi2)
+    chosen.alias_period, chosen.alias_delta_chi2 = check.period, check.delta_chi2
     return chosen
 
 
+# --------------------------------------------------------------------------- #
+# Sampling aliases of the adopted period
+# --------------------------------------------------------------------------- #
+def harmonic_chi2(
+    time: np.ndarray,
+    mag: np.ndarray,
+    mag_err: np.ndarray,
+    frequency: float,
+    n_harmonics: int,
+) -> float:
+    """χ² of the weighted least-squares fit of a Fourier series at ``frequency``.
+
+    The model is ``A₀ + Σ_{k=1}^{n} (a_k cos 2πkft + b_k sin 2πkft)``; the
+    residuals are weighted by ``1 / σ_i``.
+    """
+    angle = np.multiply.outer(
+        2 * np.pi * frequency * time, np.arange(1, n_harmonics + 1)
+    )
+    design = np.hstack([np.ones((time.size, 1)), np.cos(angle), np.sin(angle)])
+    design = design / mag_err[:, None]
+    target = mag / mag_err
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    residual = target - design @ coef
+    return float(residual @ residual)
+
+
+@dataclass
+class AliasCheck:
+    """The strongest sampling alias of an adopted period.
+
+    ``delta_chi2 = χ²(alias) − χ²(adopted)``, summed over bands, for
+    Fourier series of ``alias_harmonics`` terms: positive when the light
+    curves prefer the adopted period, near zero when they cannot tell the
+    two apart.
+    """
+
+    period: float = np.nan
+    delta_chi2: float = np.nan
+
+
+def check_aliases(
+    searches: dict[str, BandSearch], frequency: float, period: dict
+) -> AliasCheck:
+    """Compare the adopted ``frequency`` with its sampling aliases.
+
+    A survey that observes a field once a night at about the same sidereal
+    time cannot tell a frequency ``f`` from ``f ± k·f_s``, with ``f_s`` the
+    sampling frequency (``alias_frequency``, by default one sidereal day⁻¹,
+    1.0027379 d⁻¹): the spectral window has its side lobes there (Deeming
+    1975, Ap&SS 36, 137, doi:10.1007/BF00681947; VanderPlas 2018, ApJS 236,
+    16, doi:10.3847/1538-4365/aab766, sect. 7.2). For ``k = ±1 … ±alias_orders``
+    the alias is placed on the highest mean Lomb-Scargle power within one
+    peak width of ``|f + k·f_s|`` (the absolute value folds the image of a
+    low frequency back, so a long-period variable seen at about one day is
+    compared with its true period); candidates within two peak widths of
+    ``f`` are skipped. The alias whose multi-harmonic fit of all bands has
+    the lowest χ² is returned with its χ² difference from ``f``.
+    Non-sinusoidal curves (RR Lyrae, eclipses) carry most of the
+    information that separates the two.
+    """
+    if not searches or not (np.isfinite(frequency) and frequency > 0):
+        return AliasCheck()
+    grid = next(iter(searches.values())).grid
+    power = combined_power(searches)
+    width = math.ceil(float(period["oversampling"]) / 2)
+    n_harmonics = int(period["alias_harmonics"])
+    spacing = float(period["alias_frequency"])
+
+    def chi2(f: float) -> float:
+        return sum(
+            harmonic_chi2(s.time, s.mag, s.mag_err, f, n_harmonics)
+            for s in searches.values()
+        )
+
+    best = AliasCheck()
+    best_chi2 = np.inf
+    orders = range(1, int(period["alias_orders"]) + 1)
+    for shift in (sign * k * spacing for k in orders for sign in (-1, 1)):
+        # a real signal's negative-frequency image aliases to |f − k·f_s|
+        target = abs(frequency + shift)
+        if abs(target - frequency) <= 2 * width * grid.df:
+            continue
+        centre = round((target - grid.f_min) / grid.df)
+        low, high = max(centre - width, 0), min(centre + width, grid.n - 1)
+        if low > high:
+            continue
+        alias = grid.f_min + grid.df * (low + int(np.argmax(power[low : high + 1])))
+        value = chi2(alias)
+        if value < best_chi2:
+            best, best_chi2 = AliasCheck(1.0 / alias, value), value
+    if np.isfinite(best_chi2):
+        best.delta_chi2 = best_chi2 - chi2(frequency)
+    return best
+
+
 def period_recovery(
-    found: pd.Series, reference: pd.Series, classes: pd.Series, tol: float = 0.01
+    found: pd.Series,
+    reference: pd.Series,
+    classes: pd.Series,
+    tol: float = 0.01,
+    alias_frequency: float = DEFAULT_PERIOD_PARAMS["alias_frequency"],
+    alias_orders: int = DEFAULT_PERIOD_PARAMS["alias_orders"],
 ) -> pd.DataFrame:
     """Fraction of stars per class whose period matches a reference.
 
     A period matches when ``|found − reference| ≤ tol × reference``; the
     columns give the fraction matching the reference (``exact``), half of it
-    (``half``), twice it (``double``), any of the three (``any``), and the
-    number of stars (``n``). The three series are aligned on their index;
-    stars without a found period count as misses.
+    (``half``), twice it (``double``), a sampling alias of it (``alias``:
+    ``1 / (1/reference ± k·alias_frequency)`` for ``k ≤ alias_orders``), any
+    of these (``any``), and the number of stars (``n``). The three series are
+    aligned on their index; stars without a found period count as misses.
     """
     table = pd.DataFrame({"found": found, "reference": reference, "class": classes})
     table = table.dropna(subset=["reference", "class"])
-
-    def close(factor: float) -> pd.Series:
-        target = factor * table["reference"]
-        return (table["found"] - target).abs() <= tol * target
-
-    table["exact"] = close(1.0)
-    table["half"] = close(0.5)
-    table["double"] = close(2.0)
-    table["any"] = table["exact"] | table["half"] | table["double"]
-    summary = table.groupby("class")[["exact", "half", "double", "any"]].mean()
+    table = table[table["reference"] > 0]
+    matches = recovery_matches(
+        table["found"], table["reference"], tol, alias_frequency, alias_orders
+    )
+    summary = matches.groupby(table["class"]).mean()
     summary["n"] = table.groupby("class").size()
     return summary
+
+
+def recovery_matches(
+    found: pd.Series,
+    reference: pd.Series,
+    tol: float,
+    alias_frequency: float,
+    alias_orders: int,
+) -> pd.DataFrame:
+    """Per star, which of the relations of :func:`period_recovery` hold."""
+
+    def close(target: pd.Series) -> pd.Series:
+        return (found - target).abs() <= tol * target
+
+    matches = pd.DataFrame(
+        {
+            "exact": close(reference),
+            "half": close(0.5 * reference),
+            "double": close(2.0 * reference),
+        }
+    )
+    alias = pd.Series(False, index=reference.index)
+    for k in range(1, int(alias_orders) + 1):
+        for sign in (-1, 1):
+            shifted = 1.0 / reference + sign * k * float(alias_frequency)
+            target = (1.0 / shifted).where(shifted > 0)
+            alias |= close(target).fillna(False).astype(bool)
+    matches["alias"] = alias & ~matches["exact"]
+    matches["any"] = matches.any(axis=1)
+    return matches
+
+
+def recovery_table(
+    features: pd.DataFrame, labels: pd.DataFrame, tol: float, period: dict
+) -> pd.DataFrame:
+    """:func:`period_recovery` of a feature table against its labels table.
+
+    One row per class and one for every star (``all``): ``class_name``,
+    ``n`` and the fractions ``exact``, ``half``, ``double``, ``alias`` and
+    ``any``, with ``tolerance``. Only stars with a finite, positive
+    ``reference_period`` count.
+    """
+    period = {**DEFAULT_PERIOD_PARAMS, **period}
+    table = labels[["source_id", "class_name", "reference_period"]].merge(
+        features[["source_id", "period"]], on="source_id", how="left"
+    )
+    table = table[np.isfinite(table["reference_period"].astype(float))]
+    args = (tol, period["alias_frequency"], period["alias_orders"])
+    per_class = period_recovery(
+        table["period"], table["reference_period"], table["class_name"], *args
+    )
+    overall = period_recovery(
+        table["period"], table["reference_period"], pd.Series("all", table.index), *args
+    )
+    summary = pd.concat([per_class, overall]).rename_axis("class_name").reset_index()
+    summary["tolerance"] = tol
+    return summary[
+        ["class_name", "n", "exact", "half", "double", "alias", "any", "tolerance"]
+    ]

@@ -418,3 +418,53 @@ def plot_training_loss(history: pd.DataFrame, window: int = 50) -> plt.Figure:
     ax.set_ylabel("noise-prediction loss (MSE)")
     ax.legend(frameon=False)
     return fig
+
+
+def plot_period_recovery(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    alias_frequency: float,
+    alias_orders: int = 1,
+) -> plt.Figure:
+    """Adopted against reference period, log-log, one colour per class.
+
+    Dashed lines mark twice and half the reference; dotted curves its
+    sampling aliases ``1 / (1/P_ref ± k·alias_frequency)``.
+    """
+    table = labels.merge(features[["source_id", "period"]], on="source_id")
+    table = table[np.isfinite(table["reference_period"]) & (table["period"] > 0)]
+    classes = sorted(table["class_name"].unique())
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    if table.empty:
+        ax.text(0.5, 0.5, "no reference periods", ha="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    low = 0.5 * min(table["reference_period"].min(), table["period"].min())
+    high = 2.0 * max(table["reference_period"].max(), table["period"].max())
+    grid = np.geomspace(low, high, 400)
+    ax.plot(grid, grid, color="0.3", lw=0.8, label="P = P_ref")
+    for factor in (2.0, 0.5):
+        ax.plot(grid, factor * grid, color="0.5", lw=0.6, ls="--")
+    for k in range(1, alias_orders + 1):
+        for sign in (-1, 1):
+            shifted = 1.0 / grid + sign * k * alias_frequency
+            alias = np.where(
+                shifted > 0, 1.0 / np.where(shifted > 0, shifted, 1), np.nan
+            )
+            ax.plot(grid, alias, color="0.6", lw=0.6, ls=":")
+    for name in classes:
+        rows = table[table["class_name"] == name]
+        ax.scatter(
+            rows["reference_period"],
+            rows["period"],
+            s=4,
+            alpha=0.6,
+            color=class_colour(name, classes),
+            label=f"{pretty(name)} ({len(rows)})",
+            edgecolors="none",
+        )
+    ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high))
+    ax.set_xlabel("reference period (d)")
+    ax.set_ylabel("adopted period (d)")
+    ax.legend(loc="upper left", frameon=False, markerscale=3)
+    return fig
