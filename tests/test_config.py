@@ -96,3 +96,20 @@ def test_cross_key_rules(config, schema, change, message):
     change(broken)
     with pytest.raises(ConfigError, match=message):
         validate_config(broken, schema)
+
+
+def test_missing_mirror_directory_stops_before_any_job(config, schema, tmp_path):
+    config["download_mirror"] = str(tmp_path / "no-such-mirror")
+    with pytest.raises(ConfigError, match=r"download_mirror.*no-such-mirror"):
+        validate_config(config, schema)
+    config["download_mirror"] = str(tmp_path)
+    assert validate_config(config, schema)["download_mirror"] == str(tmp_path)
+
+
+def test_missing_mirror_is_ignored_when_nothing_downloads(config, schema, tmp_path):
+    config["datasets"] = ["simulated"]
+    config["download_mirror"] = str(tmp_path / "no-such-mirror")
+    assert validate_config(config, schema)["datasets"] == ["simulated"]
+    config["datasets"] = ["virac2"]  # classified by a model trained on EROS-1
+    with pytest.raises(ConfigError, match="download_mirror"):
+        validate_config(config, schema)

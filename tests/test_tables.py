@@ -308,6 +308,20 @@ def test_bad_file_is_skipped_with_its_reason(bad, spec, message, tmp_path):
     assert re.search(message, reason), reason
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("bad.csv", b""), ("bad.csv", b"# only a comment\n"), ("bad.parquet", b"")],
+    ids=["empty-csv", "comment-only-csv", "empty-parquet"],
+)
+def test_empty_file_is_skipped_as_empty(name, content, tmp_path):
+    folder = _star(tmp_path, "good.csv", GOOD)
+    (folder / name).write_bytes(content)
+    tidy, _, metadata = _read(folder, columns={})
+    assert set(tidy["source_id"]) == {"good"}
+    (reason,) = metadata["files_skipped"].values()
+    assert re.search(rf"{name}: empty file", reason), reason
+
+
 def test_files_in_another_time_system_are_skipped(tmp_path):
     _star(tmp_path, "a.csv", GOOD)
     _star(tmp_path, "b.csv", GOOD.rename(columns={"mjd": "hjd"}))

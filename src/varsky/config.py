@@ -209,4 +209,28 @@ def validate_config(config: dict, schema: dict) -> dict:
         raise ConfigError(_explain(errors[0]))
     _check_consistency(filled)
     _check_diffusion(filled)
+    _check_mirror(filled)
     return filled
+
+
+def _check_mirror(config: dict) -> None:
+    """A ``download_mirror`` that is a local path must exist, if anything downloads."""
+    from varsky.download import DownloadError, resolve_base
+
+    mirror = config.get("download_mirror")
+    names = set(config["datasets"])
+    names |= {
+        (config["data"][name].get("model_from") or {}).get("dataset")
+        for name in config["datasets"]
+    } - {None}
+    downloads = any(
+        not config["data"][name].get("path")
+        and config["data"][name]["format"] != "simulated"
+        for name in names
+    )
+    if not (mirror and downloads):
+        return
+    try:
+        resolve_base("https://example.invalid/", mirror)
+    except DownloadError as error:
+        raise ConfigError(f"config key 'download_mirror': {error}") from None

@@ -227,15 +227,20 @@ def read_any_table(path: str | Path, text_columns: tuple = ()) -> pd.DataFrame:
     """
     path = Path(path)
     _, kind, compression = split_suffixes(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise FileProblem(f"{path}: empty file (0 bytes)")
     if kind in ("csv", "tsv"):
         sep = "\t" if kind == "tsv" else ","
-        return pd.read_csv(
-            path,
-            sep=sep,
-            compression=compression,
-            comment="#",
-            dtype=dict.fromkeys(text_columns, str),
-        )
+        try:
+            return pd.read_csv(
+                path,
+                sep=sep,
+                compression=compression,
+                comment="#",
+                dtype=dict.fromkeys(text_columns, str),
+            )
+        except pd.errors.EmptyDataError:
+            raise FileProblem(f"{path}: empty file (no header line)") from None
     if kind == "parquet":
         if compression:
             raise FileProblem(f"{path}: compress Parquet internally, not with gzip")
