@@ -53,10 +53,11 @@ from torch import nn
 from varsky.classify import feature_columns, score, train_xgboost
 from varsky.io import (
     LIGHTCURVE_SCHEMA,
+    ResampledCurves,
     ResampledLayoutError,
-    load_resampled_arrays,
     write_atomic,
 )
+from varsky.io import load_resampled as io_load_resampled
 
 log = logging.getLogger(__name__)
 
@@ -68,37 +69,8 @@ class DiffusionInputError(ValueError):
 # --------------------------------------------------------------------------- #
 # Inputs
 # --------------------------------------------------------------------------- #
-@dataclass
-class ResampledCurves:
-    """GP posterior of every star on a common phase grid.
-
-    ``mean`` and ``std`` have shape (n stars, B bands, L phases) and hold the
-    normalised magnitude ``(mag − offset) / scale``; ``ok[i, b]`` is False
-    where star ``i`` lacks band ``b`` or its fit failed.
-    """
-
-    source_id: np.ndarray
-    bands: np.ndarray
-    phase: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
-    period: np.ndarray
-    offset: np.ndarray
-    scale: np.ndarray
-    ok: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.source_id)
-
-    def subset(self, rows: np.ndarray) -> ResampledCurves:
-        """The stars at ``rows`` (indices or a boolean mask)."""
-        per_star = ("source_id", "mean", "std", "period", "offset", "scale", "ok")
-        values = {k: getattr(self, k)[rows] for k in per_star}
-        return ResampledCurves(bands=self.bands, phase=self.phase, **values)
-
-
 def load_resampled(path: str | Path) -> ResampledCurves:
-    """Read the GP stage's ``resampled.npz`` and check its layout.
+    """Read the GP stage's ``resampled.npz`` (see :func:`varsky.io.load_resampled`).
 
     Raises
     ------
@@ -106,13 +78,9 @@ def load_resampled(path: str | Path) -> ResampledCurves:
         Naming the file and the missing or misshapen array.
     """
     try:
-        arrays = load_resampled_arrays(path)
+        return io_load_resampled(path)
     except ResampledLayoutError as error:
         raise DiffusionInputError(str(error)) from None
-    arrays["source_id"] = arrays["source_id"].astype(str)
-    arrays["bands"] = arrays["bands"].astype(str)
-    arrays["ok"] = arrays["ok"].astype(bool)
-    return ResampledCurves(**arrays)
 
 
 def align_phase(curves: np.ndarray, reference_band: int = 0) -> np.ndarray:

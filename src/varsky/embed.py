@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +49,8 @@ from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from torch import nn
 from torch.nn import functional as F
 
-from varsky.io import ResampledLayoutError, load_resampled_arrays, write_atomic
+from varsky.io import ResampledCurves, ResampledLayoutError, write_atomic
+from varsky.io import load_resampled as io_load_resampled
 
 log = logging.getLogger(__name__)
 
@@ -64,74 +64,18 @@ class ResampledError(ValueError):
 # --------------------------------------------------------------------------- #
 # Input: the GP stage's folded curves
 # --------------------------------------------------------------------------- #
-@dataclass
-class FoldedCurves:
-    """The GP-resampled folded curves of ``n`` stars in ``B`` bands.
-
-    ``mean`` and ``std`` (n, B, L) are the posterior mean and standard
-    deviation of the normalised magnitude ``(mag - offset) / scale`` on the
-    phase grid ``phase`` (L,); ``ok`` (n, B) is False where a band is missing
-    or its fit failed.
-    """
-
-    source_id: np.ndarray
-    bands: list[str]
-    phase: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
-    period: np.ndarray
-    offset: np.ndarray
-    scale: np.ndarray
-    ok: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.source_id)
-
-    def subset(self, keep: np.ndarray) -> FoldedCurves:
-        """The stars where the boolean array ``keep`` is True."""
-        return FoldedCurves(
-            self.source_id[keep],
-            self.bands,
-            self.phase,
-            self.mean[keep],
-            self.std[keep],
-            self.period[keep],
-            self.offset[keep],
-            self.scale[keep],
-            self.ok[keep],
-        )
-
-
-def load_resampled(path: str | Path) -> FoldedCurves:
-    """Read ``results/<dataset>/gp/resampled.npz`` and check its layout.
-
-    The file is a ``numpy.savez`` archive, read without pickles, with the
-    arrays ``source_id`` (n,), ``bands`` (B,), ``phase`` (L,), ``mean`` and
-    ``std`` (n, B, L), ``period`` (n,) in days, ``offset`` and ``scale``
-    (n, B), and ``ok`` (n, B). A band that is not ``ok`` or holds a
+def load_resampled(path: str | Path) -> ResampledCurves:
+    """Read ``results/<dataset>/gp/resampled.npz`` (see
+    :func:`varsky.io.load_resampled`); a band that is not ``ok`` or holds a
     non-finite value is treated as missing.
     """
     try:
-        arrays = load_resampled_arrays(path)
+        return io_load_resampled(path)
     except ResampledLayoutError as error:
         raise ResampledError(str(error)) from None
-    mean = arrays["mean"].astype(np.float32)
-    std = arrays["std"].astype(np.float32)
-    finite = np.isfinite(mean).all(axis=2) & np.isfinite(std).all(axis=2)
-    return FoldedCurves(
-        source_id=arrays["source_id"].astype(str),
-        bands=[str(b) for b in arrays["bands"]],
-        phase=arrays["phase"].astype(float),
-        mean=mean,
-        std=std,
-        period=arrays["period"].astype(float),
-        offset=arrays["offset"].astype(float),
-        scale=arrays["scale"].astype(float),
-        ok=arrays["ok"].astype(bool) & finite,
-    )
 
 
-def unusable_reasons(curves: FoldedCurves) -> np.ndarray:
+def unusable_reasons(curves: ResampledCurves) -> np.ndarray:
     """Why a star cannot be embedded (``None`` where it can), per star."""
     reasons = np.full(len(curves), None, dtype=object)
     reasons[~(np.isfinite(curves.period) & (curves.period > 0))] = "no valid period"
@@ -139,7 +83,7 @@ def unusable_reasons(curves: FoldedCurves) -> np.ndarray:
     return reasons
 
 
-def context_table(curves: FoldedCurves, context: list[str]) -> np.ndarray:
+def context_table(curves: ResampledCurves, context: list[str]) -> np.ndarray:
     """The scalars given to the encoder beside the curve, one row per star.
 
     ``log_period`` is log10 of the period in days, ``log_amplitude`` log10 of
@@ -358,7 +302,7 @@ def encoder_input(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([values * mask, mask], dim=1)
 
 
-def _tensors(curves: FoldedCurves, context: np.ndarray, device: str):
+def _tensors(curves: ResampledCurves, context: np.ndarray, device: str):
     ok = curves.ok[:, :, None]
     mean = np.where(ok, curves.mean, 0.0).astype(np.float32)
     std = np.where(ok, curves.std, 0.0).astype(np.float32)
@@ -380,7 +324,7 @@ def default_device() -> str:
 
 
 def train_encoder(
-    curves: FoldedCurves,
+    curves: ResampledCurves,
     params: dict,
     seed: int,
     threads: int = 1,
@@ -464,7 +408,7 @@ def train_encoder(
 
 @torch.no_grad()
 def embed(
-    encoder: PhaseEncoder, curves: FoldedCurves, params: dict, batch_size: int = 1024
+    encoder: PhaseEncoder, curves: ResampledCurves, params: dict, batch_size: int = 1024
 ) -> pd.DataFrame:
     """The embedding of every star: ``source_id``, ``reason``, ``emb_000``...
 
@@ -771,7 +715,7 @@ def hidden_class_auc(
 
 
 def hidden_class_evaluation(
-    curves: FoldedCurves,
+    curves: ResampledCurves,
     embedding: pd.DataFrame,
     features: pd.DataFrame,
     feature_names: list[str],

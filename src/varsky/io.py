@@ -30,6 +30,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -331,3 +332,59 @@ def load_resampled_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 f"{shape} (stars, bands, phases)"
             )
     return arrays
+
+
+@dataclass
+class ResampledCurves:
+    """The GP-resampled folded curves of ``n`` stars in ``B`` bands.
+
+    ``mean`` and ``std`` (n, B, L; float32) are the GP posterior mean and
+    standard deviation of the normalised magnitude ``(mag − offset) / scale``
+    on the phase grid ``phase`` (L,); ``period`` (n,) is in days, ``offset``
+    and ``scale`` (n, B) in magnitudes; ``ok`` (n, B) is False where a band is
+    missing, its fit failed or its curve holds a non-finite value.
+    """
+
+    source_id: np.ndarray
+    bands: list[str]
+    phase: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    period: np.ndarray
+    offset: np.ndarray
+    scale: np.ndarray
+    ok: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.source_id)
+
+    def subset(self, rows: np.ndarray) -> ResampledCurves:
+        """The stars at ``rows`` (indices or a boolean mask)."""
+        per_star = ("source_id", "mean", "std", "period", "offset", "scale", "ok")
+        values = {key: getattr(self, key)[rows] for key in per_star}
+        return ResampledCurves(bands=self.bands, phase=self.phase, **values)
+
+
+def load_resampled(path: str | os.PathLike) -> ResampledCurves:
+    """:func:`load_resampled_arrays` as :class:`ResampledCurves`.
+
+    Raises
+    ------
+    ResampledLayoutError
+        Naming the file and the missing or misshapen array.
+    """
+    arrays = load_resampled_arrays(path)
+    mean = arrays["mean"].astype(np.float32)
+    std = arrays["std"].astype(np.float32)
+    finite = np.isfinite(mean).all(axis=2) & np.isfinite(std).all(axis=2)
+    return ResampledCurves(
+        source_id=arrays["source_id"].astype(str),
+        bands=[str(band) for band in arrays["bands"]],
+        phase=arrays["phase"].astype(float),
+        mean=mean,
+        std=std,
+        period=arrays["period"].astype(float),
+        offset=arrays["offset"].astype(float),
+        scale=arrays["scale"].astype(float),
+        ok=arrays["ok"].astype(bool) & finite,
+    )
