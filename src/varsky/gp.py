@@ -45,6 +45,7 @@ likelihood, which keeps the cost of a fit ``O(N log² N)``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time as clock
 import zlib
@@ -56,6 +57,7 @@ import pandas as pd
 from george import kernels
 from scipy.optimize import minimize
 
+from varsky.gp_likelihood import SINGULAR, Component, DenseLikelihood
 from varsky.io import write_atomic
 
 log = logging.getLogger(__name__)
@@ -341,15 +343,19 @@ def negative_log_likelihood(
     gp.set_parameter_vector(parameterisation.to_george(theta, base))
     value = gp.log_likelihood(y, quiet=True)
     if not gradient:
-        return -value if np.isfinite(value) else 1e25
+        return -value if np.isfinite(value) else SINGULAR
     if not np.isfinite(value):
-        return 1e25, np.zeros_like(theta)
+        return SINGULAR, np.zeros_like(theta)
     grad = gp.grad_log_likelihood(y, quiet=True)[parameterisation.index]
     return -value, -grad * parameterisation.chain(theta)
 
 
 @dataclass
 class FitResult:
+    """A fitted band: the natural hyperparameters, ``ln L`` at the optimum,
+    the likelihood evaluations it took, ``ok`` or ``at_bound`` and why, and
+    the george GP conditioned on the curve at the optimum (for prediction)."""
+
     values: dict
     log_likelihood: float
     n_evaluations: int
@@ -358,82 +364,136 @@ class FitResult:
     gp: george.GP
 
 
+@dataclass
+class Optimum:
+    """The best point ``θ = ln(natural values)`` found by
+    :func:`maximise_likelihood`, ``−ln L`` there and the evaluations spent."""
+
+    names: list[str]
+    theta: np.ndarray
+    value: float
+    evaluations: int
+
+    def values(self) -> dict:
+        """The natural hyperparameters by name."""
+        return dict(zip(self.names, np.exp(self.theta).tolist(), strict=True))
+
+
+def log_bounds(names, bounds) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of ``θ = ln(natural value)`` for ``names``."""
+    return (
+        np.log([bounds[n][0] for n in names]),
+        np.log([bounds[n][1] for n in names]),
+    )
+
+
+def lbfgsb_options(params: dict, max_iterations: int | None = None) -> dict:
+    """L-BFGS-B stopping rules from the config (Byrd et al. 1995, SIAM J. Sci.
+    Comput. 16, 1190): at most ``max_iterations``; stop when ``−ln L`` falls
+    by less than ``relative_tolerance · max(|ln L|, 1)`` in an iteration, or
+    when every projected gradient component is below ``gradient_tolerance``."""
+    return {
+        "maxiter": params["max_iterations"]
+        if max_iterations is None
+        else max_iterations,
+        "ftol": params["relative_tolerance"],
+        "gtol": params["gradient_tolerance"],
+    }
+
+
 def maximise_likelihood(
-    gp: george.GP,
-    y: np.ndarray,
-    parameterisation: Parameterisation,
+    objective,
+    names: list[str],
     start: dict,
     bounds: dict[str, tuple[float, float]],
     rng: np.random.Generator,
     params: dict,
-    analytic_gradient: bool,
-) -> FitResult:
-    """Maximise ``ln L`` over the free hyperparameters with L-BFGS-B.
+    gradient: bool = True,
+) -> Optimum:
+    """Maximise ``ln L`` over the hyperparameters ``names`` with L-BFGS-B.
 
-    The first start is ``start``; ``params['restarts']`` more are drawn
-    uniformly in ``ln`` space between the bounds. The best converged optimum
+    ``objective(θ)`` returns ``−ln L`` and, with ``gradient``, its derivative
+    in ``θ = ln(natural value)`` (else L-BFGS-B differences it). The first
+    start is ``start``; up to ``params['restarts']`` more are drawn uniformly
+    in ``θ`` between the bounds, and they stop as soon as one reaches the best
+    optimum so far to within ``params['restart_agreement']`` nats (two starts
+    agreeing is taken as the global optimum found). The best converged optimum
     wins. Raises :class:`FitError` when no start converges to a finite value.
     """
-    names = parameterisation.names
-    lower = np.log([bounds[n][0] for n in names])
-    upper = np.log([bounds[n][1] for n in names])
-    base = gp.get_parameter_vector()
+    lower, upper = log_bounds(names, bounds)
     evaluations = 0
 
-    def objective(theta):
+    def counted(theta):
         nonlocal evaluations
         evaluations += 1
-        return negative_log_likelihood(gp, y, parameterisation, theta, base)
-
-    def value_only(theta):
-        nonlocal evaluations
-        evaluations += 1
-        return negative_log_likelihood(
-            gp, y, parameterisation, theta, base, gradient=False
-        )
+        return objective(theta)
 
     first = np.clip(np.log([start[n] for n in names]), lower, upper)
-    starts = [first] + [rng.uniform(lower, upper) for _ in range(params["restarts"])]
+    draws = (rng.uniform(lower, upper) for _ in range(params["restarts"]))
     best, problems = None, []
-    for theta0 in starts:
+    for theta0 in itertools.chain([first], draws):
         try:
             result = minimize(
-                objective if analytic_gradient else value_only,
+                counted,
                 theta0,
-                jac=analytic_gradient,
+                jac=gradient,
                 method="L-BFGS-B",
                 bounds=list(zip(lower, upper, strict=True)),
-                options={
-                    "maxiter": params["max_iterations"],
-                    "ftol": params["relative_tolerance"],
-                    "gtol": params["gradient_tolerance"],
-                },
+                options=lbfgsb_options(params),
             )
         except (np.linalg.LinAlgError, ValueError, RuntimeError) as error:
             problems.append(f"{type(error).__name__}: {error}")
             continue
-        if not np.isfinite(result.fun) or result.fun >= 1e25:
+        if not np.isfinite(result.fun) or result.fun >= SINGULAR:
             problems.append("the likelihood is not finite (singular covariance)")
             continue
         if not result.success:
             problems.append(f"L-BFGS-B did not converge: {result.message}")
             continue
+        agrees = best is not None and (
+            abs(result.fun - best.fun) <= params["restart_agreement"]
+        )
         if best is None or result.fun < best.fun:
             best = result
+        if agrees:
+            break
     if best is None:
         raise FitError("; ".join(dict.fromkeys(problems)) or "no start converged")
+    return Optimum(list(names), best.x, float(best.fun), evaluations)
 
-    gp.set_parameter_vector(parameterisation.to_george(best.x, base))
-    values = dict(zip(names, np.exp(best.x).tolist(), strict=True))
-    hits = bound_hits(names, best.x, lower, upper, bounds)
+
+def fit_result(optimum: Optimum, bounds: dict, model: george.GP) -> FitResult:
+    """The :class:`FitResult` of ``optimum``, its bounds checked."""
+    lower, upper = log_bounds(optimum.names, bounds)
+    hits = bound_hits(optimum.names, optimum.theta, lower, upper, bounds)
     return FitResult(
-        values=values,
-        log_likelihood=float(-best.fun),
-        n_evaluations=evaluations,
+        values=optimum.values(),
+        log_likelihood=-optimum.value,
+        n_evaluations=optimum.evaluations,
         status="at_bound" if hits else "ok",
         reason="; ".join(hits),
-        gp=gp,
+        gp=model,
     )
+
+
+def conditioned_gp(
+    kernel: kernels.Kernel,
+    jitter: float,
+    solver_options: dict,
+    time: np.ndarray,
+    mag_err: np.ndarray,
+    what: str = "covariance matrix",
+) -> george.GP:
+    """A george GP with ``kernel`` and ``jitter``, computed at ``time``.
+
+    Raises :class:`FitError` when the covariance matrix cannot be factorised.
+    """
+    model = build_gp(kernel, jitter, solver_options)
+    try:
+        model.compute(time, mag_err)
+    except (np.linalg.LinAlgError, ValueError) as error:
+        raise FitError(f"the {what} is singular: {error}") from None
+    return model
 
 
 def bound_hits(names, theta, lower, upper, bounds) -> list[str]:
@@ -536,6 +596,14 @@ def star_rng(seed: int, source_id: str, band: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(f"{source_id}/{band}".encode())])
 
 
+def detrending_components(kernel_name: str) -> list[Component]:
+    """The detrending model's kernels: the signal, then the trend."""
+    return [
+        Component(kernel_name, "signal"),
+        Component("squared_exponential", "trend"),
+    ]
+
+
 def fit_detrending(
     time: np.ndarray,
     mag: np.ndarray,
@@ -546,8 +614,11 @@ def fit_detrending(
 ) -> tuple[FitResult, str]:
     """Fit signal + trend + jitter to one band; return the fit and the solver.
 
-    Raises :class:`FitError` for a curve that cannot be fitted (too short, no
-    period, no converged start).
+    Below ``hodlr_min_points`` the likelihood and its analytic gradient come
+    from one Cholesky factorisation per step
+    (:class:`varsky.gp_likelihood.DenseLikelihood`); longer curves are fitted
+    by :func:`fit_on_hodlr`. Raises :class:`FitError` for a curve that cannot
+    be fitted (too short, no period, no converged start).
     """
     kernel_name = params["kernel"]
     n_free = len(SIGNAL_PARAMETERS[kernel_name]) + 3
@@ -559,27 +630,84 @@ def fit_detrending(
     baseline = float(time[-1] - time[0])
     bounds = detrend_bounds(period, baseline, params)
     start = detrend_start(y, mag_err, period, bounds)
+    components = detrending_components(kernel_name)
     solver_name, solver_options = make_solver(time.size, params)
-    kernel = signal_kernel(kernel_name, start) + trend_kernel(start)
-    gp = build_gp(kernel, start["jitter"], solver_options)
-    try:
-        gp.compute(time, mag_err)
-    except (np.linalg.LinAlgError, ValueError) as error:
-        raise FitError(f"the covariance matrix is singular: {error}") from None
-    parameterisation = Parameterisation.of(
-        gp, {"kernel:k1": "signal", "kernel:k2": "trend"}
+    if solver_name == "exact":
+        likelihood = DenseLikelihood(time, mag_err, y, components)
+        optimum = maximise_likelihood(
+            likelihood, likelihood.names, start, bounds, rng, params
+        )
+    else:
+        optimum = fit_on_hodlr(time, mag_err, y, components, start, bounds, rng, params)
+
+    values = {**start, **optimum.values()}
+    kernel = signal_kernel(kernel_name, values) + trend_kernel(values)
+    model = conditioned_gp(kernel, values["jitter"], solver_options, time, mag_err)
+    return fit_result(optimum, bounds, model), solver_name
+
+
+def fit_on_hodlr(
+    time: np.ndarray,
+    mag_err: np.ndarray,
+    y: np.ndarray,
+    components: list[Component],
+    start: dict,
+    bounds: dict,
+    rng: np.random.Generator,
+    params: dict,
+) -> Optimum:
+    """The detrending fit of a long curve, in time ``O(N log² N)``.
+
+    george's analytic gradient needs the dense ``K⁻¹`` (``O(N²)`` memory, and
+    ``O(N²)`` kernel derivatives), so a long curve is fitted in two steps:
+
+    1. the exact fit (analytic gradient, restarts) on every ``k``-th point,
+       ``k = ⌈N / hodlr_start_points⌉``, which keeps the cadence and baseline
+       and gives hyperparameters close to those of the whole curve;
+    2. from there, at most ``hodlr_polish_iterations`` L-BFGS-B iterations on
+       every point with george's HODLR likelihood (Ambikasaran et al. 2015)
+       and a forward-difference gradient (``n_free + 1`` evaluations a step).
+
+    The cost of step 1 does not depend on ``N`` and step 2 makes a bounded
+    number of ``O(N log² N)`` evaluations. Step 2 may stop at its iteration
+    limit: the result is then the best point reached, never worse than the
+    start. ``evaluations`` counts both steps' likelihood evaluations.
+    """
+    step = -(-time.size // params["hodlr_start_points"])
+    thinned = DenseLikelihood(time[::step], mag_err[::step], y[::step], components)
+    rough = maximise_likelihood(thinned, thinned.names, start, bounds, rng, params)
+
+    values = {**start, **rough.values()}
+    model = conditioned_gp(
+        signal_kernel(components[0].kernel, values) + trend_kernel(values),
+        values["jitter"],
+        make_solver(time.size, params)[1],
+        time,
+        mag_err,
     )
-    fit = maximise_likelihood(
-        gp,
-        y,
-        parameterisation,
-        start,
-        bounds,
-        rng,
-        params,
-        analytic_gradient=solver_name == "exact",
+    where = Parameterisation.of(model, {"kernel:k1": "signal", "kernel:k2": "trend"})
+    base = model.get_parameter_vector()
+    lower, upper = log_bounds(where.names, bounds)
+    theta0 = np.clip(np.log([values[n] for n in where.names]), lower, upper)
+    evaluations = 0
+
+    def objective(theta):
+        nonlocal evaluations
+        evaluations += 1
+        return negative_log_likelihood(model, y, where, theta, base, gradient=False)
+
+    result = minimize(
+        objective,
+        theta0,
+        method="L-BFGS-B",
+        bounds=list(zip(lower, upper, strict=True)),
+        options=lbfgsb_options(params, params["hodlr_polish_iterations"]),
     )
-    return fit, solver_name
+    if not np.isfinite(result.fun) or result.fun >= SINGULAR:
+        raise FitError("the HODLR likelihood is not finite (singular covariance)")
+    return Optimum(
+        where.names, result.x, float(result.fun), rough.evaluations + evaluations
+    )
 
 
 def trend_of(fit: FitResult, time: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -621,19 +749,26 @@ def fit_folded(
         "fold_gamma": float(np.clip(5.0, *bounds["fold_gamma"])),
         "jitter": float(np.clip(0.1 * np.median(mag_err), *bounds["jitter"])),
     }
-    kernel = start["fold_amplitude"] ** 2 * kernels.ExpSine2Kernel(
-        gamma=start["fold_gamma"], log_period=0.0
+    folded = Component("periodic", "fold", fixed=(("period", 1.0),))
+    likelihood = DenseLikelihood(phase, mag_err, y, [folded])
+    optimum = maximise_likelihood(
+        likelihood, likelihood.names, start, bounds, rng, params
+    )
+
+    values = optimum.values()
+    kernel = values["fold_amplitude"] ** 2 * kernels.ExpSine2Kernel(
+        gamma=values["fold_gamma"], log_period=0.0
     )
     kernel.freeze_parameter("k2:log_period")
-    gp = build_gp(kernel, start["jitter"], {"solver": george.BasicSolver})
-    try:
-        gp.compute(phase, mag_err)
-    except (np.linalg.LinAlgError, ValueError) as error:
-        raise FitError(f"the folded covariance matrix is singular: {error}") from None
-    parameterisation = Parameterisation.of(gp, {"kernel": "fold"})
-    fit = maximise_likelihood(
-        gp, y, parameterisation, start, bounds, rng, params, analytic_gradient=True
+    model = conditioned_gp(
+        kernel,
+        values["jitter"],
+        {"solver": george.BasicSolver},
+        phase,
+        mag_err,
+        "folded covariance matrix",
     )
+    fit = fit_result(optimum, bounds, model)
     fit.values["fold_jitter"] = fit.values.pop("jitter")
     fit.reason = fit.reason.replace("jitter", "fold_jitter")
     return fit
