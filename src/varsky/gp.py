@@ -36,11 +36,15 @@ processes", NATO ASI Series F 168, 133), whose mean and standard deviation are
 read on a fixed grid of phases, normalised per star (see
 :func:`resample_star`).
 
-The exact (Cholesky) solver is used for short curves and george's HODLR solver
-(Ambikasaran et al. 2015) from ``hodlr_min_points`` points on. george's
-analytic gradient needs the dense inverse of ``K`` (``O(N²)`` memory and time),
-so under HODLR the gradient is taken by forward differences of the HODLR
-likelihood, which keeps the cost of a fit ``O(N log² N)``.
+The fits of short curves (below ``hodlr_min_points``) take ``ln L`` and its
+analytic gradient from one Cholesky factorisation per optimiser step
+(:mod:`varsky.gp_likelihood`); george builds the GP that predicts at the
+optimum. Longer curves use george's HODLR solver (Ambikasaran et al. 2015),
+whose gradient would need the dense inverse of ``K`` (``O(N²)`` memory, and
+more time than the factorisation): they start from the exact fit of a segment
+of the curve and take a bounded number of L-BFGS-B steps with forward
+differences of the HODLR likelihood, so a fit costs a fixed number of
+``O(N log² N)`` evaluations (see :func:`fit_on_hodlr`).
 """
 
 from __future__ import annotations
@@ -656,26 +660,30 @@ def fit_on_hodlr(
     rng: np.random.Generator,
     params: dict,
 ) -> Optimum:
-    """The detrending fit of a long curve, in time ``O(N log² N)``.
+    """The detrending fit of a long curve, at a cost that grows as one HODLR
+    likelihood, ``O(N log² N)``.
 
-    george's analytic gradient needs the dense ``K⁻¹`` (``O(N²)`` memory, and
-    ``O(N²)`` kernel derivatives), so a long curve is fitted in two steps:
+    george's analytic gradient needs the dense ``K⁻¹`` and ``N²`` kernel
+    derivatives per hyperparameter, so a long curve is fitted in two steps:
 
-    1. the exact fit (analytic gradient, restarts) on every ``k``-th point,
-       ``k = ⌈N / hodlr_start_points⌉``, which keeps the cadence and baseline
-       and gives hyperparameters close to those of the whole curve;
+    1. the exact fit (analytic gradient, restarts) of the ``hodlr_start_points``
+       consecutive points at the middle of the curve: the same cadence, so the
+       signal and jitter come out close to those of the whole curve, at a cost
+       that does not depend on ``N``;
     2. from there, at most ``hodlr_polish_iterations`` L-BFGS-B iterations on
        every point with george's HODLR likelihood (Ambikasaran et al. 2015)
-       and a forward-difference gradient (``n_free + 1`` evaluations a step).
+       and a forward-difference gradient of step ``hodlr_difference_step`` in
+       ``θ`` (``n_free + 1`` evaluations per gradient; the step is kept well
+       above the HODLR approximation's noise in ``ln L``).
 
-    The cost of step 1 does not depend on ``N`` and step 2 makes a bounded
-    number of ``O(N log² N)`` evaluations. Step 2 may stop at its iteration
-    limit: the result is then the best point reached, never worse than the
-    start. ``evaluations`` counts both steps' likelihood evaluations.
+    Step 2 may stop at its iteration limit: the result is then the best point
+    reached, never worse than its start. ``evaluations`` counts both steps.
     """
-    step = -(-time.size // params["hodlr_start_points"])
-    thinned = DenseLikelihood(time[::step], mag_err[::step], y[::step], components)
-    rough = maximise_likelihood(thinned, thinned.names, start, bounds, rng, params)
+    size = min(params["hodlr_start_points"], time.size)
+    first = (time.size - size) // 2
+    middle = slice(first, first + size)
+    segment = DenseLikelihood(time[middle], mag_err[middle], y[middle], components)
+    rough = maximise_likelihood(segment, segment.names, start, bounds, rng, params)
 
     values = {**start, **rough.values()}
     model = conditioned_gp(
@@ -688,7 +696,7 @@ def fit_on_hodlr(
     where = Parameterisation.of(model, {"kernel:k1": "signal", "kernel:k2": "trend"})
     base = model.get_parameter_vector()
     lower, upper = log_bounds(where.names, bounds)
-    theta0 = np.clip(np.log([values[n] for n in where.names]), lower, upper)
+    theta = np.clip(np.log([values[n] for n in where.names]), lower, upper)
     evaluations = 0
 
     def objective(theta):
@@ -696,18 +704,21 @@ def fit_on_hodlr(
         evaluations += 1
         return negative_log_likelihood(model, y, where, theta, base, gradient=False)
 
-    result = minimize(
-        objective,
-        theta0,
-        method="L-BFGS-B",
-        bounds=list(zip(lower, upper, strict=True)),
-        options=lbfgsb_options(params, params["hodlr_polish_iterations"]),
-    )
-    if not np.isfinite(result.fun) or result.fun >= SINGULAR:
+    value = objective(theta)
+    if params["hodlr_polish_iterations"] > 0 and value < SINGULAR:
+        options = lbfgsb_options(params, params["hodlr_polish_iterations"])
+        result = minimize(
+            objective,
+            theta,
+            method="L-BFGS-B",
+            bounds=list(zip(lower, upper, strict=True)),
+            options={**options, "eps": params["hodlr_difference_step"]},
+        )
+        if result.fun < value:
+            theta, value = result.x, float(result.fun)
+    if not np.isfinite(value) or value >= SINGULAR:
         raise FitError("the HODLR likelihood is not finite (singular covariance)")
-    return Optimum(
-        where.names, result.x, float(result.fun), rough.evaluations + evaluations
-    )
+    return Optimum(where.names, theta, value, rough.evaluations + evaluations)
 
 
 def trend_of(fit: FitResult, time: np.ndarray, y: np.ndarray) -> np.ndarray:
