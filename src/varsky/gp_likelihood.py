@@ -181,9 +181,11 @@ class DenseLikelihood:
         """``(−ln L, −∂ ln L/∂θ)``; ``(SINGULAR, 0)`` where ``K`` is not
         positive definite."""
         self.evaluations += 1
-        matrix, derivatives, jitter2 = self.covariance(theta)
         n = self.y.size
-        matrix.flat[:: n + 1] += self.noise + jitter2
+        with np.errstate(over="ignore", invalid="ignore"):
+            # Overflowing hyperparameters give a non-finite K, caught below.
+            matrix, derivatives, jitter2 = self.covariance(theta)
+            matrix.flat[:: n + 1] += self.noise + jitter2
 
         factor, info = lapack.dpotrf(matrix, lower=1, clean=1, overwrite_a=1)
         if info != 0 or not np.isfinite(factor.flat[:: n + 1]).all():
