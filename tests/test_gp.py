@@ -249,7 +249,7 @@ def test_a_covariance_that_cannot_be_factorised_is_flagged():
     ok = np.log([0.1, 1.0, 10.0, 1.0, 100.0])
     assert np.isfinite(joint(ok)[0]) and joint(ok)[0] < SINGULAR
     # An amplitude whose square overflows: K is not finite.
-    value, grad = joint(ok + [0.0, 400.0, 0.0, 0.0, 0.0])
+    value, grad = joint(ok + np.array([0.0, 400.0, 0.0, 0.0, 0.0]))
     assert value == SINGULAR
     np.testing.assert_array_equal(grad, np.zeros(5))
 
@@ -302,21 +302,30 @@ def test_exact_and_hodlr_agree_on_real_curves(name, tolerance, eros1_bands, para
 
 
 def test_hodlr_fit_finds_the_exact_optimum(params):
-    """Above hodlr_min_points the fit runs on HODLR with a finite-difference
-    gradient; it should reach the optimum the exact solver finds."""
+    """Above hodlr_min_points the fit starts from the exact fit of a segment
+    and polishes on HODLR with a finite-difference gradient; polished, it
+    reaches the optimum the exact solver finds, and the segment alone comes
+    within a nat of it."""
     rng = np.random.default_rng(8)
-    time, mag, mag_err, _ = simulated_star(rng, trend=0.2, n=200)
+    time, mag, mag_err, _ = simulated_star(rng, trend=0.2, n=400)
     fits = {}
-    for limit in (201, 100):
-        options = {**params, "hodlr_min_points": limit, "hodlr_leaf_size": 32}
+    for limit, polish in ((401, 0), (100, 0), (100, 20)):
+        options = {
+            **params,
+            "hodlr_min_points": limit,
+            "hodlr_leaf_size": 32,
+            "hodlr_start_points": 200,
+            "hodlr_polish_iterations": polish,
+        }
         fit, solver = gp.fit_detrending(
             time, mag, mag_err, 1.3, options, np.random.default_rng(0)
         )
-        fits[solver] = fit
-    assert set(fits) == {"exact", "hodlr"}
-    assert fits["hodlr"].log_likelihood == pytest.approx(
-        fits["exact"].log_likelihood, abs=0.05
-    )
+        fits[solver, polish] = fit
+    assert set(fits) == {("exact", 0), ("hodlr", 0), ("hodlr", 20)}
+    exact = fits["exact", 0].log_likelihood
+    assert fits["hodlr", 20].log_likelihood == pytest.approx(exact, abs=0.05)
+    assert exact - 1.0 < fits["hodlr", 0].log_likelihood < exact
+    assert fits["hodlr", 20].n_evaluations > fits["hodlr", 0].n_evaluations
 
 
 # --------------------------------------------------------------------------- #
