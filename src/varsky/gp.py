@@ -648,16 +648,16 @@ def fit_detrending(
     ]
     components = detrending_components(kernel_name)
     solver_name, solver_options = make_solver(time.size, params)
-    if solver_name == "exact":
-        likelihood = DenseLikelihood(time, mag_err, y, components)
-        optimum = maximise_likelihood(
-            likelihood, likelihood.names, starts, bounds, rng, params
-        )
-    else:
-        optimum = fit_on_hodlr(
+    if solver_name == "hodlr":
+        optimum, model = fit_on_hodlr(
             time, mag_err, y, components, starts, bounds, rng, params
         )
+        return fit_result(optimum, bounds, model), solver_name
 
+    likelihood = DenseLikelihood(time, mag_err, y, components)
+    optimum = maximise_likelihood(
+        likelihood, likelihood.names, starts, bounds, rng, params
+    )
     values = {**starts[0], **optimum.values()}
     kernel = signal_kernel(kernel_name, values) + trend_kernel(values)
     model = conditioned_gp(kernel, values["jitter"], solver_options, time, mag_err)
@@ -673,7 +673,7 @@ def fit_on_hodlr(
     bounds: dict,
     rng: np.random.Generator,
     params: dict,
-) -> Optimum:
+) -> tuple[Optimum, george.GP]:
     """The detrending fit of a long curve, at a cost that grows as one HODLR
     likelihood, ``O(N log² N)``.
 
@@ -692,6 +692,7 @@ def fit_on_hodlr(
 
     Step 2 may stop at its iteration limit: the result is then the best point
     reached, never worse than its start. ``evaluations`` counts both steps.
+    Returns the optimum and the HODLR GP conditioned at it.
     """
     size = min(params["hodlr_start_points"], time.size)
     first = (time.size - size) // 2
@@ -711,14 +712,15 @@ def fit_on_hodlr(
     base = model.get_parameter_vector()
     lower, upper = log_bounds(where.names, bounds)
     theta = np.clip(np.log([values[n] for n in where.names]), lower, upper)
-    evaluations = 0
+    evaluations = 1
+    value = -model.log_likelihood(y, quiet=True)
+    value = value if np.isfinite(value) else SINGULAR
 
     def objective(theta):
         nonlocal evaluations
         evaluations += 1
         return negative_log_likelihood(model, y, where, theta, base, gradient=False)
 
-    value = objective(theta)
     if params["hodlr_polish_iterations"] > 0 and value < SINGULAR:
         options = lbfgsb_options(params, params["hodlr_polish_iterations"])
         result = minimize(
@@ -732,7 +734,10 @@ def fit_on_hodlr(
             theta, value = result.x, float(result.fun)
     if not np.isfinite(value) or value >= SINGULAR:
         raise FitError("the HODLR likelihood is not finite (singular covariance)")
-    return Optimum(where.names, theta, value, rough.evaluations + evaluations)
+    best = where.to_george(theta, base)
+    if not np.allclose(best, model.get_parameter_vector(), rtol=1e-12, atol=0.0):
+        model.set_parameter_vector(best)  # refactorised on its next use
+    return Optimum(where.names, theta, value, rough.evaluations + evaluations), model
 
 
 def trend_of(fit: FitResult, time: np.ndarray, y: np.ndarray) -> np.ndarray:
