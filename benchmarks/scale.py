@@ -1,15 +1,17 @@
 """How varsky's cost grows with the number of stars, on simulated light curves.
 
 For each size N this runs the workflow on the simulated dataset (SIMULATED
-light curves, see varsky.simulate) up to the feature table, in a scratch folder,
-and prints
+light curves, see varsky.simulate) up to the feature table (``--stage
+features``) or up to the GP-resampled curves (``--stage gp``), in a scratch
+folder, and prints
 
-* wall time of the whole run and of the features stage (s),
-* light curves per second of the features stage, per core (N divided by the
-  summed wall seconds of its jobs), per CPU second (N divided by their summed
-  CPU time: the fair measure on a machine shared with other work) and for the
-  run as a whole,
-* peak resident memory of any one job (MB, from the rules' benchmark files),
+* wall time of the whole run and of the measured stage's jobs (s),
+* light curves per second of that stage, per core (N divided by the summed
+  wall seconds of its jobs), per CPU second (N divided by their summed CPU
+  time: the fair measure on a machine shared with other work) and for the run
+  as a whole,
+* peak resident memory of any one job and of the stage's jobs (MB, from the
+  rules' benchmark files),
 * number of jobs,
 * the time Snakemake takes to build the DAG of the finished run (a dry run).
 
@@ -37,7 +39,13 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET = "results/simulated/features/features.parquet"
+TARGETS = {
+    "features": "results/simulated/features/features.parquet",
+    "gp": "results/simulated/gp/resampled.npz",
+}
+"""Final file of each measurable stage."""
+STAGE_JOBS = {"features": "features", "gp": "gp/fit"}
+"""Benchmark folder (under results/simulated/benchmarks) of the stage's jobs."""
 
 
 def write_config(workdir: Path, n_stars: int, shard_size: int, n_epochs: int) -> None:
@@ -78,7 +86,8 @@ def job_benchmarks(workdir: Path) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {}
     folder = workdir / "results/simulated/benchmarks"
     for path in folder.rglob("*.tsv"):
-        rule = path.parent.name if path.parent != folder else path.stem
+        inside = path.parent.relative_to(folder).as_posix()
+        rule = inside if path.parent != folder else path.stem
         with path.open() as handle:
             rows.setdefault(rule, []).extend(csv.DictReader(handle, delimiter="\t"))
     return rows
@@ -102,26 +111,28 @@ def fake_ingest(workdir: Path, n_stars: int, shard_size: int) -> int:
 
 def measure_run(workdir: Path, n_stars: int, args) -> dict:
     write_config(workdir, n_stars, args.shard_size, args.n_epochs)
-    wall, log = snakemake(workdir, "--cores", str(args.cores), TARGET)
-    dag_s, _ = snakemake(workdir, "-n", TARGET)
+    target = TARGETS[args.stage]
+    wall, log = snakemake(workdir, "--cores", str(args.cores), target)
+    dag_s, _ = snakemake(workdir, "-n", target)
     rows = job_benchmarks(workdir)
-    features = rows.get("features", [])
+    features = rows.get(STAGE_JOBS[args.stage], [])
     feature_s = sum(float(r["s"]) for r in features)
     feature_cpu_s = sum(float(r["cpu_time"]) for r in features)
     steps = [int(m) for m in _steps(log)]
     return {
+        "stage": args.stage,
         "stars": n_stars,
         "jobs": max(steps) if steps else None,
         "wall_s": round(wall, 1),
         "ingest_s": round(sum(float(r["s"]) for r in rows.get("ingest", [])), 1),
-        "features_job_s": round(feature_s, 1),
+        "stage_job_s": round(feature_s, 1),
         "lc_per_s_per_core": round(n_stars / feature_s, 1) if feature_s else None,
         "lc_per_cpu_s": round(n_stars / feature_cpu_s, 1) if feature_cpu_s else None,
         "lc_per_s_run": round(n_stars / wall, 1),
         "peak_job_mb": round(
             max(float(r["max_rss"]) for rs in rows.values() for r in rs), 1
         ),
-        "peak_features_job_mb": round(max(float(r["max_rss"]) for r in features), 1),
+        "peak_stage_job_mb": round(max(float(r["max_rss"]) for r in features), 1),
         "dag_s": round(dag_s, 1),
     }
 
@@ -133,7 +144,7 @@ def _steps(log: str) -> list[str]:
 def measure_dag(workdir: Path, n_stars: int, args) -> dict:
     write_config(workdir, n_stars, args.shard_size, args.n_epochs)
     n_shards = fake_ingest(workdir, n_stars, args.shard_size)
-    dag_s, log = snakemake(workdir, "-n", TARGET)
+    dag_s, log = snakemake(workdir, "-n", TARGETS[args.stage])
     table = log.split("Job stats:", 1)[-1]
     total = [int(line.split()[1]) for line in table.splitlines() if "total" in line]
     return {
@@ -151,6 +162,7 @@ def main() -> None:
     parser.add_argument("--shard-size", type=int, default=1000)
     parser.add_argument("--n-epochs", type=int, default=300)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--stage", choices=sorted(TARGETS), default="features")
     parser.add_argument("--workdir", type=Path, default=REPO / "results/benchmarks")
     args = parser.parse_args()
 
