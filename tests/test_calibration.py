@@ -115,3 +115,17 @@ def test_calibrate_predictions_keeps_raw_columns_and_uses_train_for_test():
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match=r"'platt'.*temperature"):
         calibration.fit_calibrator(np.ones((2, 2)) / 2, np.array([0, 1]), "platt")
+
+
+def test_bias_temperature_recovers_temperature_and_prior_shift():
+    p, y = _calibrated_sample(12000, 3, seed=5)
+    # A model trained as if the classes were equally common: its probabilities
+    # are the true ones with the log prior shifted by known biases, then
+    # sharpened by 1/T.
+    shift = np.array([0.0, 1.0, -0.7])
+    distorted = calibration.scale_bias_temperature(p, 1 / 1.8, -shift * 1.8)
+    temperature, biases = calibration.fit_bias_temperature(distorted, y, (0.05, 20))
+    assert temperature == pytest.approx(1.8, rel=0.08)
+    assert biases == pytest.approx(shift, abs=0.1)
+    recovered = calibration.scale_bias_temperature(distorted, temperature, biases)
+    assert recovered == pytest.approx(p, abs=0.03)

@@ -12,15 +12,23 @@ the cross-validation (:func:`varsky.classify.cross_validate`):
   networks", §4.2): one scalar ``T > 0`` for all classes,
   ``p'_k = softmax(log p_k / T)``, with ``T`` minimising the multi-class
   log-loss. It never changes the predicted class.
+- ``bias_temperature`` (Alexandari et al. 2020, ICML, "Maximum likelihood
+  with bias-corrected calibration is hard-to-beat at label shift
+  adaptation"): a temperature and one bias per class,
+  ``p'_k = softmax(log p_k / T + b_k)`` with ``b_0 = 0``, all minimising the
+  log-loss. The biases undo the shift of prior that class-balanced training
+  weights cause (such a model predicts rare classes as if every class were
+  equally common); the most probable class may change, towards the classes
+  that are truly common.
 - ``isotonic`` (Zadrozny & Elkan 2002, KDD, doi:10.1145/775047.775151): per
   class, a non-decreasing step function of ``p_k`` fitted to the one-vs-rest
   outcome ``[y = k]`` by the pool-adjacent-violators algorithm; the rows are
   then renormalised to sum to one. More flexible, may change the predicted
   class of stars near a boundary.
 
-Both fits are deterministic (a bounded scalar minimisation, a least-squares
-projection): nothing is drawn at random, so the same predictions always give
-the same calibrator.
+The fits are deterministic (bounded minimisations of a smooth loss from a
+fixed start, a least-squares projection): nothing is drawn at random, so the
+same predictions always give the same calibrator.
 
 So that the reported calibrated scores are honest, they are *cross-fitted*:
 the calibrated probability of a training star of fold ``k`` comes from a
@@ -36,12 +44,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from sklearn.isotonic import IsotonicRegression
 
 log = logging.getLogger(__name__)
 
-METHODS = ("temperature", "isotonic", "none")
+METHODS = ("temperature", "bias_temperature", "isotonic", "none")
 """Calibrators known by name; ``none`` publishes the raw probabilities."""
 
 EPSILON = 1e-12
@@ -111,6 +119,52 @@ def fit_temperature(
     return float(np.exp(result.x))
 
 
+def scale_bias_temperature(
+    probabilities: np.ndarray, temperature: float, biases: np.ndarray
+) -> np.ndarray:
+    """``softmax(log p / T + b)`` row by row."""
+    logits = np.log(np.clip(probabilities, EPSILON, None)) / temperature + biases
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=1, keepdims=True)
+
+
+def fit_bias_temperature(
+    probabilities: np.ndarray, y: np.ndarray, bounds: tuple[float, float]
+) -> tuple[float, np.ndarray]:
+    """``T`` in ``bounds`` and biases ``b`` (``b_0 = 0``) minimising the log-loss.
+
+    L-BFGS-B from ``T = 1``, ``b = 0`` on ``(log T, b_1 … b_{K−1})``, with the
+    analytic gradient of the mean log-loss: for ``z = log p``,
+    ``a = z / T + b`` and ``q = softmax(a)``, ``∂L/∂b_k = mean(q_k − [y = k])``
+    and ``∂L/∂log T = −mean(Σ_k (q_k − [y = k]) z_k / T)``.
+    """
+    z = np.log(np.clip(probabilities, EPSILON, None))
+    onehot = np.eye(z.shape[1])[y]
+
+    def loss_and_gradient(theta):
+        temperature = np.exp(theta[0])
+        logits = z / temperature + np.r_[0.0, theta[1:]]
+        logits -= logits.max(axis=1, keepdims=True)
+        log_q = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        residual = np.exp(log_q) - onehot
+        loss = -np.mean(np.sum(onehot * log_q, axis=1))
+        d_log_t = -np.mean(np.sum(residual * z, axis=1)) / temperature
+        return loss, np.r_[d_log_t, residual.mean(axis=0)[1:]]
+
+    limits = [(np.log(bounds[0]), np.log(bounds[1]))] + [(-20.0, 20.0)] * (
+        z.shape[1] - 1
+    )
+    result = minimize(
+        loss_and_gradient,
+        np.zeros(z.shape[1]),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=limits,
+    )
+    return float(np.exp(result.x[0])), np.r_[0.0, result.x[1:]]
+
+
 @dataclass
 class Calibrator:
     """A fitted calibrator of one model's class probabilities.
@@ -120,7 +174,9 @@ class Calibrator:
     method : str
         One of :data:`METHODS`.
     temperature : float
-        The fitted ``T`` (``temperature``; 1 otherwise).
+        The fitted ``T`` (``temperature``, ``bias_temperature``; 1 otherwise).
+    biases : list
+        Per class, the fitted ``b_k`` (``bias_temperature``; empty otherwise).
     isotonic : list
         Per class, the breakpoints ``(x, y)`` of the isotonic map
         (``isotonic``; empty otherwise).
@@ -128,12 +184,17 @@ class Calibrator:
 
     method: str
     temperature: float = 1.0
+    biases: list = field(default_factory=list)
     isotonic: list = field(default_factory=list)
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, rows summing to one."""
         if self.method == "temperature":
             return scale_temperature(probabilities, self.temperature)
+        if self.method == "bias_temperature":
+            return scale_bias_temperature(
+                probabilities, self.temperature, np.asarray(self.biases)
+            )
         if self.method == "isotonic":
             columns = [
                 np.interp(probabilities[:, k], xs, ys)
@@ -146,6 +207,12 @@ class Calibrator:
         """The calibrator's parameters, for the metrics file."""
         if self.method == "temperature":
             return {"method": self.method, "temperature": self.temperature}
+        if self.method == "bias_temperature":
+            return {
+                "method": self.method,
+                "temperature": self.temperature,
+                "biases": list(self.biases),
+            }
         if self.method == "isotonic":
             return {
                 "method": self.method,
@@ -173,6 +240,9 @@ def fit_calibrator(
         )
     if method == "temperature":
         return Calibrator(method, fit_temperature(probabilities, y, temperature_bounds))
+    if method == "bias_temperature":
+        temperature, biases = fit_bias_temperature(probabilities, y, temperature_bounds)
+        return Calibrator(method, temperature, biases.tolist())
     if method == "isotonic":
         maps = []
         for k in range(probabilities.shape[1]):
@@ -244,8 +314,9 @@ def calibrate_predictions(
     -------
     calibrated : pandas.DataFrame
         The same rows with ``p_<class>`` calibrated, the raw probabilities
-        kept as ``raw_p_<class>``, and ``predicted_class`` the most probable
-        calibrated class.
+        kept as ``raw_p_<class>``, ``predicted_class`` the most probable
+        calibrated class and ``raw_predicted_class`` the most probable raw one
+        (the class the cross-validated scores count).
     summary : dict
         ``method``, the parameters of the calibrator fitted on every training
         star (``final``), and for ``cross_validation`` and ``holdout`` (when
@@ -284,6 +355,7 @@ def calibrate_predictions(
         "holdout": measured(test) if test.any() else None,
     }
     out = predictions.copy()
+    out["raw_predicted_class"] = [classes[i] for i in raw.argmax(axis=1)]
     for i, column in enumerate(columns):
         out[f"raw_{column}"] = raw[:, i]
         out[column] = calibrated[:, i]
