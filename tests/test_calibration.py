@@ -129,3 +129,38 @@ def test_bias_temperature_recovers_temperature_and_prior_shift():
     assert biases == pytest.approx(shift, abs=0.1)
     recovered = calibration.scale_bias_temperature(distorted, temperature, biases)
     assert recovered == pytest.approx(p, abs=0.03)
+
+
+def test_protocol_publishes_calibrated_probabilities_and_plots_both():
+    from varsky import classify, plots
+
+    p, y = _calibrated_sample(600, 2, seed=6)
+    overconfident = calibration.scale_temperature(p, 1 / 2.5)
+    data = pd.DataFrame(
+        {
+            "source_id": [f"s{i}" for i in range(600)],
+            "class_name": np.array(["a", "b"])[y],
+            "split": np.where(np.arange(600) < 500, "train", "test"),
+            "row": np.arange(600),
+        }
+    )
+    folds = pd.DataFrame(
+        {"source_id": data["source_id"][:500], "fold": np.arange(500) % 5}
+    )
+
+    def fit_predict(train, codes, predict):
+        return overconfident[predict["row"].to_numpy()]
+
+    settings = {"method": "temperature", "temperature_bounds": [0.05, 20.0]}
+    metrics, predictions = classify.cross_validate(
+        fit_predict, data, folds, ["a", "b"], model_name="m", calibration=settings
+    )
+    assert predictions["raw_p_a"].to_numpy() == pytest.approx(overconfident[:, 0])
+    calibrated = metrics["calibration"]["cross_validation"]["calibrated"]
+    assert calibrated["ece"] < metrics["cross_validation"]["reliability"]["ece"] / 2
+    assert metrics["calibration"]["final"]["temperature"] == pytest.approx(2.5, rel=0.3)
+    figure = plots.plot_reliability([metrics])
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == ["raw probabilities", "calibrated (cross-fitted)"]
+    label = figure.axes[1].get_legend().get_texts()[1].get_text()
+    assert f"ECE {calibrated['ece']:.3f}" in label
