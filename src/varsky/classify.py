@@ -20,9 +20,12 @@ cross-validation and bootstrap for accuracy estimation and model selection").
 
 XGBoost (Chen & Guestrin 2016, doi:10.1145/2939672.2939785) is trained with
 class-balanced sample weights, so that the rare classes (Miras are 7% of
-EROS-1) weigh as much as the common ones, and stops adding trees when the
-multi-class log-loss of an inner validation split stops improving. Models are
-saved as XGBoost JSON, never pickled.
+EROS-1) weigh as much as the common ones; optionally it stops adding trees
+when the multi-class log-loss of an inner validation split stops improving
+(``early_stopping_rounds``; off by default, since the fixed number of trees
+chosen by cross-validation on every training star scored higher). Models are
+saved as XGBoost JSON, never pickled. Every model's probabilities are then
+calibrated on its out-of-fold predictions (:mod:`varsky.calibration`).
 """
 
 from __future__ import annotations
