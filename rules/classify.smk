@@ -118,6 +118,7 @@ rule soft_vote:
     params:
         models=MODELS,
         calibration_bins=config["classify"]["calibration_bins"],
+        calibration=config["classify"]["calibration"],
     script:
         "../scripts/soft_vote.py"
 
@@ -134,6 +135,20 @@ rule compare_models:
     threads: 1
     script:
         "../scripts/compare_models.py"
+
+
+rule calibration_table:
+    input:
+        get_model_metrics,
+    output:
+        CALIBRATION,
+    log:
+        f"{LOGS}/classify/calibration_table.log",
+    conda:
+        "../envs/classify.yaml"
+    threads: 1
+    script:
+        "../scripts/calibration_table.py"
 
 
 rule plot_model_comparison:

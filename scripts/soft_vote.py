@@ -17,6 +17,11 @@ predictions = {
         snakemake.params.models, snakemake.input.predictions, strict=True
     )
 }
-metrics, votes = soft_vote(predictions, classes, snakemake.params.calibration_bins)
+metrics, votes = soft_vote(
+    predictions,
+    classes,
+    snakemake.params.calibration_bins,
+    snakemake.params.calibration,
+)
 write_json(metrics, snakemake.output.metrics)
 write_parquet(votes, snakemake.output.predictions)

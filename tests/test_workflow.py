@@ -121,6 +121,7 @@ def test_xgboost_parameter_reruns_only_classification(finished_run):
         "classify",
         "soft_vote",
         "compare_models",
+        "calibration_table",
         "train_synthetic_test_real",
         "plot_confusion_matrix",
         "plot_feature_importance",

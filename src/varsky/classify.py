@@ -20,9 +20,12 @@ cross-validation and bootstrap for accuracy estimation and model selection").
 
 XGBoost (Chen & Guestrin 2016, doi:10.1145/2939672.2939785) is trained with
 class-balanced sample weights, so that the rare classes (Miras are 7% of
-EROS-1) weigh as much as the common ones, and stops adding trees when the
-multi-class log-loss of an inner validation split stops improving. Models are
-saved as XGBoost JSON, never pickled.
+EROS-1) weigh as much as the common ones; optionally it stops adding trees
+when the multi-class log-loss of an inner validation split stops improving
+(``early_stopping_rounds``; off by default, since the fixed number of trees
+chosen by cross-validation on every training star scored higher). Models are
+saved as XGBoost JSON, never pickled. Every model's probabilities are then
+calibrated on its out-of-fold predictions (:mod:`varsky.calibration`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils.class_weight import compute_sample_weight
 
+from varsky.calibration import calibrate_predictions, reliability
 from varsky.io import write_atomic
 
 log = logging.getLogger(__name__)
@@ -339,37 +343,6 @@ def summarise_folds(fold_scores: list[dict], classes: list[str]) -> dict:
     }
 
 
-def reliability(probabilities: np.ndarray, y_true: np.ndarray, n_bins: int) -> dict:
-    """Reliability of the top-class probability and the expected calibration error.
-
-    Stars are binned by their highest class probability ``p̂`` into ``n_bins``
-    equal-width bins on [0, 1]; per bin, the mean ``p̂`` (confidence) is
-    compared with the fraction of correct predictions (accuracy).
-    ``ECE = Σ_b (n_b / N) |acc_b − conf_b|`` (Guo et al. 2017, ICML, "On
-    calibration of modern neural networks", eq. 3). The multi-class Brier score
-    is ``(1/N) Σ_i Σ_k (p_ik − [y_i = k])²`` (Brier 1950, Monthly Weather
-    Review 78, 1).
-    """
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == y_true
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
-    count = np.bincount(which, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = np.bincount(which, confidence, n_bins) / count
-        accuracy = np.bincount(which, correct.astype(float), n_bins) / count
-    gap = np.where(count > 0, np.abs(accuracy - mean_conf), 0.0)
-    onehot = np.eye(probabilities.shape[1])[y_true]
-    return {
-        "bin_edges": edges.tolist(),
-        "count": count.tolist(),
-        "confidence": [None if np.isnan(v) else float(v) for v in mean_conf],
-        "accuracy": [None if np.isnan(v) else float(v) for v in accuracy],
-        "ece": float(np.sum(count * gap) / max(count.sum(), 1)),
-        "brier": float(np.mean(np.sum((probabilities - onehot) ** 2, axis=1))),
-    }
-
-
 # --------------------------------------------------------------------------- #
 # The protocol
 # --------------------------------------------------------------------------- #
@@ -381,6 +354,7 @@ def cross_validate(
     *,
     model_name: str,
     calibration_bins: int = 10,
+    calibration: dict | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Run the evaluation protocol for one model.
 
@@ -398,18 +372,28 @@ def cross_validate(
         ``data`` that are in no fold are refused.
     classes : list of str
         Class names; a star's code is its index here.
+    calibration : dict, optional
+        ``method`` (:data:`varsky.calibration.METHODS`) and
+        ``temperature_bounds``: the calibrator fitted on the out-of-fold
+        probabilities (:func:`varsky.calibration.calibrate_predictions`).
+        Without it the raw probabilities are published.
 
     Returns
     -------
     metrics : dict
         ``cross_validation`` (:func:`summarise_folds` plus the ``folds`` list
-        and the out-of-fold ``reliability``), and ``holdout`` (:func:`score` of
-        the final model on the ``test`` split, or ``None``), plus counts and
-        seconds spent training and predicting.
+        and the out-of-fold ``reliability`` of the raw probabilities), and
+        ``holdout`` (:func:`score` of the final model on the ``test`` split,
+        or ``None``), plus counts and seconds spent training and predicting;
+        with ``calibration``, its summary under ``calibration``. Scores are
+        those of the raw probabilities' most probable class (the same class
+        after temperature scaling).
     predictions : pandas.DataFrame
         ``source_id``, ``split``, ``fold`` (−1 for test stars),
         ``class_name``, ``predicted_class`` and ``p_<class>`` per class:
-        out-of-fold for training stars, from the final model for test stars.
+        out-of-fold for training stars, from the final model for test stars;
+        calibrated when ``calibration`` is given, the raw ones then kept as
+        ``raw_p_<class>``.
 
     The final model is the last one ``fit_predict`` trains; a ``fit_predict``
     that keeps its last model (see :func:`xgboost_fit_predict`) hands it back.
@@ -493,6 +477,14 @@ def cross_validate(
             **{f"p_{c}": probabilities[:, i] for i, c in enumerate(classes)},
         }
     )
+    if calibration:
+        predictions, metrics["calibration"] = calibrate_predictions(
+            predictions,
+            classes,
+            calibration["method"],
+            calibration_bins,
+            tuple(calibration["temperature_bounds"]),
+        )
     return metrics, predictions
 
 
@@ -670,6 +662,7 @@ def classify(
         classes,
         model_name="xgboost",
         calibration_bins=options["calibration_bins"],
+        calibration=options.get("calibration"),
     )
 
     model = final["model"]
@@ -732,6 +725,7 @@ def soft_vote(
     predictions: dict[str, pd.DataFrame],
     classes: list[str],
     calibration_bins: int = 10,
+    calibration: dict | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Average the class probabilities of several models, star by star.
 
@@ -746,6 +740,9 @@ def soft_vote(
     ----------
     predictions : dict
         Model name to its predictions table (:func:`cross_validate`).
+    calibration : dict, optional
+        As in :func:`cross_validate`: the average is calibrated in turn on its
+        out-of-fold values.
     """
     columns = [f"p_{c}" for c in classes]
     key = ["source_id", "split", "fold", "class_name"]
@@ -785,13 +782,22 @@ def soft_vote(
         "seconds_final_model": 0.0,
     }
     votes = mean.assign(predicted_class=[classes[i] for i in predicted])
+    votes = votes[[*key, "predicted_class", *columns]]
+    if calibration:
+        votes, metrics["calibration"] = calibrate_predictions(
+            votes,
+            classes,
+            calibration["method"],
+            calibration_bins,
+            tuple(calibration["temperature_bounds"]),
+        )
     log.info(
         "soft vote of %s: cross-validated macro-F1 %.3f ± %.3f",
         ", ".join(predictions),
         summary["macro_f1"]["mean"],
         summary["macro_f1"]["std"],
     )
-    return metrics, votes[[*key, "predicted_class", *columns]]
+    return metrics, votes
 
 
 # --------------------------------------------------------------------------- #
@@ -803,7 +809,9 @@ def comparison_table(metrics: list[dict]) -> pd.DataFrame:
     Columns: ``model``, ``macro_f1_mean``, ``macro_f1_std``, ``accuracy_mean``,
     ``accuracy_std``, ``f1_<class>_mean``, ``f1_<class>_std``,
     ``precision_<class>_mean``, ``recall_<class>_mean``, ``min_class_f1``,
-    ``ece``, ``brier``, ``holdout_macro_f1`` (NaN without a test split),
+    ``ece``, ``brier`` (raw out-of-fold probabilities), ``ece_calibrated``,
+    ``brier_calibrated`` (cross-fitted calibration; NaN without one),
+    ``holdout_macro_f1`` (NaN without a test split),
     ``seconds``. Sorted by cross-validated macro-F1, best first.
     """
     rows = []
@@ -824,6 +832,13 @@ def comparison_table(metrics: list[dict]) -> pd.DataFrame:
         row["min_class_f1"] = min(v["f1"]["mean"] for v in cv["per_class"].values())
         row["ece"] = cv["reliability"]["ece"]
         row["brier"] = cv["reliability"]["brier"]
+        calibrated = (m.get("calibration") or {}).get("cross_validation")
+        row["ece_calibrated"] = (
+            calibrated["calibrated"]["ece"] if calibrated else np.nan
+        )
+        row["brier_calibrated"] = (
+            calibrated["calibrated"]["brier"] if calibrated else np.nan
+        )
         row["holdout_macro_f1"] = (
             m["holdout"]["macro_f1"] if m.get("holdout") else np.nan
         )

@@ -461,6 +461,7 @@ def classify_mlp(
         classes,
         model_name="mlp",
         calibration_bins=options["calibration_bins"],
+        calibration=options.get("calibration"),
     )
     metrics.update(
         n_features=len(columns),
@@ -524,6 +525,7 @@ def classify_gru(
         classes,
         model_name="rnn",
         calibration_bins=options["calibration_bins"],
+        calibration=options.get("calibration"),
     )
     metrics.update(
         bands=bands,

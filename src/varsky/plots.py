@@ -285,34 +285,57 @@ def plot_feature_importance(importance: pd.DataFrame, top: int) -> plt.Figure:
 
 
 def plot_reliability(metrics: list[dict]) -> plt.Figure:
-    """Accuracy against confidence of the out-of-fold predictions, per model.
+    """Accuracy against confidence of the out-of-fold predictions, per model:
+    raw on the left, calibrated on the right (when the metrics hold a
+    calibration), each labelled with its ECE and Brier score.
 
     A calibrated model lies on the diagonal; points below it are
-    over-confident.
+    over-confident, points above it under-confident.
     """
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
-    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="calibrated")
-    for i, m in enumerate(metrics):
-        curve = m["cross_validation"]["reliability"]
-        pairs = [
-            (c, a)
-            for c, a in zip(curve["confidence"], curve["accuracy"], strict=True)
-            if c is not None and a is not None
-        ]
-        conf, acc = np.array(pairs).T if pairs else ([], [])
-        ax.plot(
-            conf,
-            acc,
-            "o-",
-            ms=3,
-            color=model_colour(m["model"], i),
-            label=f"{m['model']} (ECE {curve['ece']:.3f})",
+    calibrated = any(m.get("calibration") for m in metrics)
+    fig, axes = plt.subplots(
+        1, 2 if calibrated else 1, figsize=(8.4 if calibrated else 4.2, 4.0)
+    )
+    axes = np.atleast_1d(axes)
+    panels = [("raw probabilities", lambda m: m["cross_validation"]["reliability"])]
+    if calibrated:
+        panels.append(
+            (
+                "calibrated (cross-fitted)",
+                lambda m: (
+                    (m.get("calibration") or {})
+                    .get("cross_validation", {})
+                    .get("calibrated")
+                ),
+            )
         )
-    ax.set_xlabel("confidence (highest class probability)")
-    ax.set_ylabel("fraction correct")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.legend(frameon=False, loc="upper left")
+    for ax, (title, curve_of) in zip(axes, panels, strict=True):
+        ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="calibrated")
+        for i, m in enumerate(metrics):
+            curve = curve_of(m)
+            if not curve:
+                continue
+            pairs = [
+                (c, a)
+                for c, a in zip(curve["confidence"], curve["accuracy"], strict=True)
+                if c is not None and a is not None
+            ]
+            conf, acc = np.array(pairs).T if pairs else ([], [])
+            ax.plot(
+                conf,
+                acc,
+                "o-",
+                ms=3,
+                color=model_colour(m["model"], i),
+                label=f"{m['model']} (ECE {curve['ece']:.3f}, "
+                f"Brier {curve['brier']:.3f})",
+            )
+        ax.set_title(title, fontsize="medium")
+        ax.set_xlabel("confidence (highest class probability)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.legend(frameon=False, loc="upper left", fontsize="small")
+    axes[0].set_ylabel("fraction correct")
     return fig
 
 
