@@ -166,11 +166,12 @@ rule plot_diffusion_samples:
         labels=LABELS,
         samples=DIFFUSION_SAMPLES,
     output:
-        report(
+        png=report(
             f"{FIGURES}/diffusion_samples.png",
             caption="../report/diffusion_samples.rst",
-            category="Diffusion",
+            category=CATEGORY["diffusion"],
         ),
+        pdf=f"{FIGURES}/diffusion_samples.pdf",
     log:
         f"{LOGS}/figures/diffusion_samples.log",
     conda:
@@ -189,11 +190,12 @@ rule plot_diffusion_loss:
     input:
         DIFFUSION_LOSS,
     output:
-        report(
+        png=report(
             f"{FIGURES}/diffusion_training_loss.png",
             caption="../report/diffusion_training_loss.rst",
-            category="Diffusion",
+            category=CATEGORY["diffusion"],
         ),
+        pdf=f"{FIGURES}/diffusion_training_loss.pdf",
     log:
         f"{LOGS}/figures/diffusion_training_loss.log",
     conda:
@@ -211,11 +213,12 @@ rule plot_synthetic_examples:
         shards=SYNTHETIC_SHARDS,
         labels=SYNTHETIC_LABELS,
     output:
-        report(
+        png=report(
             f"{FIGURES}/synthetic_examples.png",
             caption="../report/synthetic_examples.rst",
-            category="Diffusion",
+            category=CATEGORY["diffusion"],
         ),
+        pdf=f"{FIGURES}/synthetic_examples.pdf",
     log:
         f"{LOGS}/figures/synthetic_examples.log",
     conda:

@@ -127,11 +127,12 @@ rule plot_embed_few_label:
     input:
         f"{EMBED}/few_label.tsv",
     output:
-        report(
+        png=report(
             f"{FIGURES}/embed_few_label.png",
             caption="../report/embed_few_label.rst",
-            category="Embedding",
+            category=CATEGORY["embed"],
         ),
+        pdf=f"{FIGURES}/embed_few_label.pdf",
     log:
         f"{LOGS}/figures/embed_few_label.log",
     conda:
@@ -149,12 +150,13 @@ rule plot_embed_map:
         labels=LABELS,
         resampled=GP_RESAMPLED,
     output:
-        report(
+        png=report(
             f"{FIGURES}/embed_map_{{colour}}.png",
             caption="../report/embed_map.rst",
-            category="Embedding",
+            category=CATEGORY["embed"],
             labels={"figure": "embedding map coloured by {colour}"},
         ),
+        pdf=f"{FIGURES}/embed_map_{{colour}}.pdf",
     log:
         f"{LOGS}/figures/embed_map_{{colour}}.log",
     wildcard_constraints:
@@ -172,11 +174,12 @@ rule plot_embed_hidden_class_auc:
     input:
         f"{EMBED}/hidden_class_auc.tsv",
     output:
-        report(
+        png=report(
             f"{FIGURES}/embed_hidden_class_auc.png",
             caption="../report/embed_hidden_class_auc.rst",
-            category="Embedding",
+            category=CATEGORY["embed"],
         ),
+        pdf=f"{FIGURES}/embed_hidden_class_auc.pdf",
     log:
         f"{LOGS}/figures/embed_hidden_class_auc.log",
     conda:
@@ -195,11 +198,12 @@ rule plot_embed_top_anomalies:
         labels=LABELS,
         resampled=GP_RESAMPLED,
     output:
-        report(
+        png=report(
             f"{FIGURES}/embed_top_anomalies.png",
             caption="../report/embed_top_anomalies.rst",
-            category="Embedding",
+            category=CATEGORY["embed"],
         ),
+        pdf=f"{FIGURES}/embed_top_anomalies.pdf",
     log:
         f"{LOGS}/figures/embed_top_anomalies.log",
     conda:

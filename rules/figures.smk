@@ -8,12 +8,13 @@ rule plot_examples:
         features=FEATURES,
         labels=get_training_labels,
     output:
-        report(
+        png=report(
             f"{FIGURES}/examples_{{view}}.png",
             caption="../report/examples.rst",
-            category="Data",
+            category=CATEGORY["data"],
             labels={"figure": "example light curves ({view})"},
         ),
+        pdf=f"{FIGURES}/examples_{{view}}.pdf",
     log:
         f"{LOGS}/figures/examples_{{view}}.log",
     wildcard_constraints:
@@ -40,11 +41,12 @@ rule plot_feature_distributions:
         features=FEATURES,
         labels=get_training_labels,
     output:
-        report(
+        png=report(
             f"{FIGURES}/feature_distributions.png",
             caption="../report/feature_distributions.rst",
-            category="Features",
+            category=CATEGORY["features"],
         ),
+        pdf=f"{FIGURES}/feature_distributions.pdf",
     log:
         f"{LOGS}/figures/feature_distributions.log",
     conda:
@@ -66,11 +68,12 @@ rule plot_confusion_matrix:
     input:
         f"{CLASSIFICATION}/metrics.json",
     output:
-        report(
+        png=report(
             f"{FIGURES}/confusion_matrix.png",
             caption="../report/confusion_matrix.rst",
-            category="Classification",
+            category=CATEGORY["classify"],
         ),
+        pdf=f"{FIGURES}/confusion_matrix.pdf",
     log:
         f"{LOGS}/figures/confusion_matrix.log",
     conda:

@@ -84,11 +84,12 @@ rule gp_gather_features:
 
 rule plot_gp_kernels:
     output:
-        report(
+        png=report(
             f"{FIGURES}/gp_kernels.png",
             caption="../report/gp_kernels.rst",
-            category="Gaussian processes",
+            category=CATEGORY["gp"],
         ),
+        pdf=f"{FIGURES}/gp_kernels.pdf",
     log:
         f"{LOGS}/figures/gp_kernels.log",
     conda:
@@ -110,11 +111,12 @@ rule plot_gp_examples:
         resampled=GP_RESAMPLED,
         labels=LABELS,
     output:
-        report(
+        png=report(
             f"{FIGURES}/gp_examples.png",
             caption="../report/gp_examples.rst",
-            category="Gaussian processes",
+            category=CATEGORY["gp"],
         ),
+        pdf=f"{FIGURES}/gp_examples.pdf",
     log:
         f"{LOGS}/figures/gp_examples.log",
     conda:

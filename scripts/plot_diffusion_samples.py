@@ -17,4 +17,4 @@ fig = plots.plot_real_and_synthetic_shapes(
     snakemake.params.per_class,
     snakemake.params.seed,
 )
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

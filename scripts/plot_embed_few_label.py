@@ -9,4 +9,4 @@ from varsky.plots import save_figure
 setup_job_logging(snakemake.log[0])
 scores = pd.read_csv(snakemake.input[0], sep="\t", dtype={"labels_per_class": str})
 fig = embed_plots.plot_few_label(scores)
-save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

@@ -8,4 +8,4 @@ from varsky.plots import save_figure
 
 setup_job_logging(snakemake.log[0])
 fig = embed_plots.plot_hidden_class_auc(pd.read_csv(snakemake.input[0], sep="\t"))
-save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

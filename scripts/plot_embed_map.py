@@ -15,4 +15,4 @@ else:
     curves = load_resampled(snakemake.input.resampled)
     periods = pd.Series(curves.period, index=curves.source_id)
     fig = embed_plots.plot_map_by_period(points, periods)
-save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

@@ -18,4 +18,4 @@ fig = embed_plots.plot_top_anomalies(
     pd.read_parquet(snakemake.input.labels),
     pd.Series(curves.period, index=curves.source_id),
 )
-save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

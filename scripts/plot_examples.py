@@ -22,4 +22,4 @@ examples = plots.pick_examples(
 fig = plots.plot_examples(
     lightcurves, examples, periods, folded=snakemake.params.folded
 )
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

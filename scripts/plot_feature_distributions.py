@@ -11,4 +11,4 @@ fig = plots.plot_feature_distributions(
     pd.read_parquet(snakemake.input.labels),
     snakemake.params.columns,
 )
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

@@ -25,4 +25,4 @@ fig = gp_figures.plot_gp_examples(
     examples,
     snakemake.params.gp,
 )
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

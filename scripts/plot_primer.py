@@ -10,4 +10,4 @@ setup_job_logging(snakemake.log[0])
 result = json.loads(Path(snakemake.input[0]).read_text())
 draw = {"line_fit": plots.plot_line_primer, "forecast": plots.plot_forecast_primer}
 fig = draw[snakemake.wildcards.example](result)
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

@@ -9,4 +9,4 @@ from varsky.logs import setup_job_logging
 setup_job_logging(snakemake.log[0])
 metrics = [json.loads(Path(p).read_text()) for p in snakemake.input]
 fig = plots.plot_reliability(metrics)
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

@@ -17,4 +17,4 @@ stars = list(pd.unique(lightcurves["source_id"]))[: snakemake.params.n_stars]
 fig = plots.plot_survey_lightcurves(
     lightcurves, stars, periods, folded=snakemake.params.folded
 )
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

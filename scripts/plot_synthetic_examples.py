@@ -19,4 +19,4 @@ examples = plots.pick_examples(
 )
 periods = pd.Series(labels["reference_period"].to_numpy(), index=labels["source_id"])
 fig = plots.plot_examples(lightcurves, examples, periods, folded=True)
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)
