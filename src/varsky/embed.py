@@ -51,6 +51,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from varsky.io import ResampledLayoutError, load_resampled_arrays, write_atomic
+from varsky.neural import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -395,9 +396,8 @@ def train_encoder(
     """
     device = device or default_device()
     torch.set_num_threads(threads)
-    torch.manual_seed(seed)
+    generator = seed_everything(seed)
     rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
 
     usable = unusable_reasons(curves) == None  # noqa: E711 (object array)
     curves = curves.subset(usable)
