@@ -37,8 +37,9 @@ rule provenance:
             caption="../report/provenance.rst",
             category=CATEGORY["provenance"],
         ),
-        runtimes=report(
-            "results/provenance/runtimes.csv",
+        runtimes="results/provenance/runtimes.csv",
+        runtimes_page=report(
+            "results/provenance/runtimes.html",
             caption="../report/runtimes.rst",
             category=CATEGORY["provenance"],
         ),

@@ -57,7 +57,7 @@ from varsky.io import (
     load_resampled_arrays,
     write_atomic,
 )
-from varsky.neural import seed_everything
+from varsky.reproducible import seed_everything
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from varsky.io import ResampledLayoutError, load_resampled_arrays, write_atomic
-from varsky.neural import seed_everything
+from varsky.reproducible import seed_everything
 
 log = logging.getLogger(__name__)
 

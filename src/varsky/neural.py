@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time as clock
 
 import numpy as np
@@ -36,6 +35,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from varsky import classify
 from varsky.classify import FitPredict, inner_validation_split
 from varsky.io import write_atomic
+from varsky.reproducible import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +43,6 @@ log = logging.getLogger(__name__)
 def device() -> torch.device:
     """The GPU when PyTorch sees one, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed PyTorch's global generators, ask for its deterministic algorithms
-    and return a seeded CPU generator.
-
-    With the same seed and thread count a training gives the same weights on
-    the same machine. On a GPU this needs deterministic kernels and a fixed
-    cuBLAS workspace (``CUBLAS_WORKSPACE_CONFIG``, set here unless the user
-    set it); an operation without a deterministic kernel warns instead of
-    failing. See https://pytorch.org/docs/stable/notes/randomness.html.
-    """
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def class_weights(codes: np.ndarray, n_classes: int) -> torch.Tensor:

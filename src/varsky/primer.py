@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from varsky.neural import seed_everything
+from varsky.reproducible import seed_everything
 
 log = logging.getLogger(__name__)
 

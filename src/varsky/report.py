@@ -122,6 +122,7 @@ def table_page(table: pd.DataFrame, title: str, source: str | Path) -> str:
         name=html.escape(source.name),
         path=html.escape(str(source)),
         rows=len(table),
+        empty=" (nothing to list)" if table.empty else "",
         digits=DIGITS,
         href=f"data:{mime};base64,{attached}",
         header=header,
@@ -168,7 +169,7 @@ tr:hover td {{ background: #eef4fb; }}
 p {{ color: #444; }}
 </style></head><body>
 <h2>{title}</h2>
-<p>{rows} rows of <code>{path}</code>; numbers to {digits} significant digits
+<p>{rows} rows of <code>{path}</code>{empty}; numbers to {digits} significant digits
 (the file keeps them all); click a column name to sort.
 <a href="{href}" download="{name}">Download {name}</a></p>
 <table><thead><tr>{header}</tr></thead><tbody>
