@@ -167,6 +167,7 @@ rule plot_model_comparison:
     threads: 1
     params:
         n_folds=config["classify"]["n_folds"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_model_comparison.py"
@@ -189,6 +190,7 @@ rule plot_feature_importance:
     threads: 1
     params:
         top=config["classify"]["importance_top"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_feature_importance.py"
@@ -210,6 +212,7 @@ rule plot_reliability:
         "../envs/figures.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_reliability.py"

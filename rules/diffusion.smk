@@ -180,6 +180,7 @@ rule plot_diffusion_samples:
     params:
         per_class=config["figures"]["examples_per_class"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_diffusion_samples.py"
@@ -202,6 +203,7 @@ rule plot_diffusion_loss:
         "../envs/figures.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_diffusion_loss.py"
@@ -227,6 +229,7 @@ rule plot_synthetic_examples:
     params:
         per_class=config["figures"]["examples_per_class"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_synthetic_examples.py"

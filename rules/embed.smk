@@ -139,6 +139,7 @@ rule plot_embed_few_label:
         "../envs/embed.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_embed_few_label.py"
@@ -165,6 +166,7 @@ rule plot_embed_map:
         "../envs/embed.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_embed_map.py"
@@ -186,6 +188,7 @@ rule plot_embed_hidden_class_auc:
         "../envs/embed.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_embed_hidden_class_auc.py"
@@ -211,6 +214,7 @@ rule plot_embed_top_anomalies:
     threads: 1
     params:
         top=config["embed"]["anomaly"]["top"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_embed_top_anomalies.py"

@@ -31,6 +31,7 @@ rule plot_examples:
         folded=lambda wildcards: wildcards.view == "folded",
         per_class=config["figures"]["examples_per_class"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_examples.py"
@@ -59,6 +60,7 @@ rule plot_feature_distributions:
         runtime=get_whole_dataset_runtime,
     params:
         columns=get_distribution_features,
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_feature_distributions.py"
@@ -85,6 +87,7 @@ rule plot_confusion_matrix:
         mem_mb=get_whole_dataset_mem_mb,
         runtime=get_whole_dataset_runtime,
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_confusion_matrix.py"

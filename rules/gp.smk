@@ -98,6 +98,7 @@ rule plot_gp_kernels:
     params:
         draws=config["gp"]["figures"]["prior_draws"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_gp_kernels.py"
@@ -126,6 +127,7 @@ rule plot_gp_examples:
         gp=config["gp"],
         per_class=config["gp"]["figures"]["examples_per_class"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_gp_examples.py"

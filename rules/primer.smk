@@ -37,6 +37,7 @@ rule plot_primer:
         "../envs/figures.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_primer.py"

@@ -72,6 +72,7 @@ rule plot_survey_lightcurves:
     params:
         folded=lambda wildcards: wildcards.view == "folded",
         n_stars=config["figures"]["survey_stars"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_survey_lightcurves.py"

@@ -9,6 +9,7 @@ from varsky.io import read_lightcurves
 from varsky.logs import setup_job_logging
 
 setup_job_logging(snakemake.log[0])
+plots.use_style(snakemake.params.font_size)
 lightcurves = read_lightcurves(sorted(Path(snakemake.input.shards).glob("*.parquet")))
 labels = pd.read_parquet(snakemake.input.labels)
 examples = plots.pick_examples(

@@ -43,20 +43,35 @@ BAND_MARKERS = {
 # The one style of every figure. DejaVu Sans ships with matplotlib, so the
 # text looks the same on every machine; TrueType (42) fonts embedded in the
 # PDFs keep the text editable and are accepted by journals.
-STYLE = {
-    "font.family": "DejaVu Sans",
-    "mathtext.fontset": "dejavusans",
-    "pdf.fonttype": 42,
-    "ps.fonttype": 42,
-    "font.size": 9,
-    "axes.titlesize": 9,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "figure.constrained_layout.use": True,
-}
-plt.rcParams.update(STYLE)
+FONT_SIZE = 9
+
+
+def figure_style(font_size: float = FONT_SIZE) -> dict:
+    """The matplotlib settings of every figure, text at ``font_size`` points
+    (tick labels and legends one point smaller)."""
+    small = font_size - 1
+    return {
+        "font.family": "DejaVu Sans",
+        "mathtext.fontset": "dejavusans",
+        "pdf.fonttype": 42,
+        "ps.fonttype": 42,
+        "font.size": font_size,
+        "axes.titlesize": font_size,
+        "axes.labelsize": font_size,
+        "legend.fontsize": small,
+        "xtick.labelsize": small,
+        "ytick.labelsize": small,
+        "figure.constrained_layout.use": True,
+    }
+
+
+def use_style(font_size: float = FONT_SIZE) -> None:
+    """Draw the figures that follow in :func:`figure_style`."""
+    plt.rcParams.update(figure_style(font_size))
+
+
+STYLE = figure_style()
+use_style()
 # Embedding fonts in a PDF logs each step of the subsetting; keep job logs short.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
