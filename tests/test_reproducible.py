@@ -70,10 +70,13 @@ def two_runs(tmp_path_factory):
     # One copy of the code for both runs, whatever happens to the checkout.
     workflow = copy_workflow(root / "workflow")
     overrides = small_eros1_config(max_stars=60, shard_size=30)
+    config = write_config(root / "first", overrides)
     runs = []
     for name in ("first", "second"):
         workdir = root / name
-        write_config(workdir, overrides)
+        (workdir / "config").mkdir(parents=True, exist_ok=True)
+        if name != "first":
+            shutil.copy(config, workdir / "config" / "config.yaml")
         snakemake(workdir, "--cores", "2", *TABLES, workflow=workflow)
         runs.append(workdir / "results")
     return runs
