@@ -123,7 +123,7 @@ def plot_top_anomalies(
         _plot_one(ax, by_star[sid], period)
         name = class_of.get(sid)
         ax.set_title(
-            f"#{star['rank']} {sid} P = {period:.3g} d\n"
+            f"#{star['rank']} {sid} P = {period:.4g} d\n"
             f"{pretty(name) if isinstance(name, str) else 'unlabelled'}",
             color=class_colour(name, classes) if isinstance(name, str) else "0.3",
         )
