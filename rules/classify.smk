@@ -151,21 +151,38 @@ rule calibration_table:
         "../scripts/calibration_table.py"
 
 
+rule holdout_metrics:
+    input:
+        get_model_metrics,
+    output:
+        f"{CLASSIFICATION}/holdout_metrics.csv",
+    log:
+        f"{LOGS}/classify/holdout_metrics.log",
+    conda:
+        "../envs/classify.yaml"
+    threads: 1
+    script:
+        "../scripts/holdout_metrics.py"
+
+
 rule plot_model_comparison:
     input:
         COMPARISON,
     output:
-        report(
+        png=report(
             f"{FIGURES}/model_comparison.png",
             caption="../report/model_comparison.rst",
-            category="Classification",
+            category=CATEGORY["classify"],
         ),
+        pdf=f"{FIGURES}/model_comparison.pdf",
     log:
         f"{LOGS}/figures/model_comparison.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
     params:
+        n_folds=config["classify"]["n_folds"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_model_comparison.py"
@@ -175,11 +192,12 @@ rule plot_feature_importance:
     input:
         f"{CLASSIFICATION}/feature_importance.csv",
     output:
-        report(
+        png=report(
             f"{FIGURES}/feature_importance.png",
             caption="../report/feature_importance.rst",
-            category="Classification",
+            category=CATEGORY["classify"],
         ),
+        pdf=f"{FIGURES}/feature_importance.pdf",
     log:
         f"{LOGS}/figures/feature_importance.log",
     conda:
@@ -187,6 +205,7 @@ rule plot_feature_importance:
     threads: 1
     params:
         top=config["classify"]["importance_top"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_feature_importance.py"
@@ -196,17 +215,19 @@ rule plot_reliability:
     input:
         get_model_metrics,
     output:
-        report(
+        png=report(
             f"{FIGURES}/reliability.png",
             caption="../report/reliability.rst",
-            category="Classification",
+            category=CATEGORY["classify"],
         ),
+        pdf=f"{FIGURES}/reliability.pdf",
     log:
         f"{LOGS}/figures/reliability.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_reliability.py"

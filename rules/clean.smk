@@ -31,6 +31,7 @@ rule clean_summary:
     output:
         rejected=f"{RESULTS}/clean/rejected.csv",
         summary=f"{RESULTS}/clean/summary.json",
+        counts=f"{RESULTS}/clean/summary.csv",
     log:
         f"{LOGS}/clean_summary.log",
     conda:

@@ -87,6 +87,93 @@ FIGURES = f"{RESULTS}/figures"
 LOGS = "logs/{dataset}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 
+# Report categories, one per stage. The report lists categories in
+# alphabetical order, so each name starts with the stage's number.
+CATEGORY = {
+    "data": "1. Data",
+    "clean": "2. Cleaning",
+    "features": "3. Features and periods",
+    "gp": "4. Gaussian processes",
+    "classify": "5. Classification",
+    "embed": "6. Embedding",
+    "diffusion": "7. Diffusion",
+    "primer": "8. Primer",
+    "provenance": "9. Provenance",
+}
+
+# Metrics tables shown in the report as sortable pages (Snakemake's report
+# offers CSV files only as downloads): name -> (category key, table, title).
+# Each table's caption is its branch of report/tables.rst.
+REPORT_TABLES = {
+    "rejected_bands": (
+        "clean",
+        f"{RESULTS}/clean/rejected.csv",
+        "Bands and stars removed by the cleaning",
+    ),
+    "cleaning_counts": (
+        "clean",
+        f"{RESULTS}/clean/summary.csv",
+        "Observations and bands removed by each cut",
+    ),
+    "period_recovery_multiband": (
+        "features",
+        MULTIBAND_RECOVERY,
+        "Recovery of the reference periods, multi-band and single-band",
+    ),
+    "period_recovery": (
+        "features",
+        PERIOD_RECOVERY,
+        "Recovery of the reference periods by class",
+    ),
+    "model_comparison": (
+        "classify",
+        COMPARISON,
+        "Cross-validated scores of every model",
+    ),
+    "holdout_metrics": (
+        "classify",
+        f"{CLASSIFICATION}/holdout_metrics.csv",
+        "Test-split precision, recall and F1 of every model",
+    ),
+    "few_label": (
+        "embed",
+        f"{EMBED}/few_label.tsv",
+        "Few-label classification: embedding against features",
+    ),
+    "hidden_class_auc": (
+        "embed",
+        f"{EMBED}/hidden_class_auc.tsv",
+        "Anomaly AUROC of each hidden class",
+    ),
+    "train_synthetic_test_real": (
+        "diffusion",
+        f"{REALISM}/train_synthetic_test_real.csv",
+        "Train on synthetic, test on real",
+    ),
+    "two_sample_test": (
+        "diffusion",
+        f"{REALISM}/two_sample_test.csv",
+        "Real against synthetic: two-sample classifier AUC",
+    ),
+    "feature_distances": (
+        "diffusion",
+        f"{REALISM}/feature_distances.csv",
+        "Wasserstein distances of real and synthetic features",
+    ),
+}
+REPORT_TABLE = f"{RESULTS}/report/{{table}}.html"
+
+
+def get_report_table_source(wildcards):
+    """The table behind a report page."""
+    return REPORT_TABLES[wildcards.table][1].format(dataset=wildcards.dataset)
+
+
+def get_report_table_category(wildcards):
+    """The report category of a table: its stage's."""
+    return CATEGORY[REPORT_TABLES[wildcards.table][0]]
+
+
 # Features shown in the per-class distribution figure, when present: these of
 # the dataset's reddest band, and the colour of its two bluest bands.
 DISTRIBUTION_FEATURES = [
@@ -419,6 +506,7 @@ def get_dataset_outputs(wildcards):
         f"{FIGURES}/diffusion_samples.png",
         f"{FIGURES}/diffusion_training_loss.png",
         f"{FIGURES}/synthetic_examples.png",
+        *(REPORT_TABLE.replace("{table}", name) for name in REPORT_TABLES),
     ]
     other_model = [
         SURVEY_FEATURES,

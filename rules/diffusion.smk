@@ -166,11 +166,12 @@ rule plot_diffusion_samples:
         labels=LABELS,
         samples=DIFFUSION_SAMPLES,
     output:
-        report(
+        png=report(
             f"{FIGURES}/diffusion_samples.png",
             caption="../report/diffusion_samples.rst",
-            category="Diffusion",
+            category=CATEGORY["diffusion"],
         ),
+        pdf=f"{FIGURES}/diffusion_samples.pdf",
     log:
         f"{LOGS}/figures/diffusion_samples.log",
     conda:
@@ -179,6 +180,7 @@ rule plot_diffusion_samples:
     params:
         per_class=config["figures"]["examples_per_class"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_diffusion_samples.py"
@@ -189,17 +191,19 @@ rule plot_diffusion_loss:
     input:
         DIFFUSION_LOSS,
     output:
-        report(
+        png=report(
             f"{FIGURES}/diffusion_training_loss.png",
             caption="../report/diffusion_training_loss.rst",
-            category="Diffusion",
+            category=CATEGORY["diffusion"],
         ),
+        pdf=f"{FIGURES}/diffusion_training_loss.pdf",
     log:
         f"{LOGS}/figures/diffusion_training_loss.log",
     conda:
         "../envs/figures.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_diffusion_loss.py"
@@ -211,11 +215,12 @@ rule plot_synthetic_examples:
         shards=SYNTHETIC_SHARDS,
         labels=SYNTHETIC_LABELS,
     output:
-        report(
+        png=report(
             f"{FIGURES}/synthetic_examples.png",
             caption="../report/synthetic_examples.rst",
-            category="Diffusion",
+            category=CATEGORY["diffusion"],
         ),
+        pdf=f"{FIGURES}/synthetic_examples.pdf",
     log:
         f"{LOGS}/figures/synthetic_examples.log",
     conda:
@@ -224,6 +229,7 @@ rule plot_synthetic_examples:
     params:
         per_class=config["figures"]["examples_per_class"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_synthetic_examples.py"

@@ -127,17 +127,19 @@ rule plot_embed_few_label:
     input:
         f"{EMBED}/few_label.tsv",
     output:
-        report(
+        png=report(
             f"{FIGURES}/embed_few_label.png",
             caption="../report/embed_few_label.rst",
-            category="Embedding",
+            category=CATEGORY["embed"],
         ),
+        pdf=f"{FIGURES}/embed_few_label.pdf",
     log:
         f"{LOGS}/figures/embed_few_label.log",
     conda:
         "../envs/embed.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_embed_few_label.py"
@@ -149,12 +151,13 @@ rule plot_embed_map:
         labels=LABELS,
         resampled=GP_RESAMPLED,
     output:
-        report(
+        png=report(
             f"{FIGURES}/embed_map_{{colour}}.png",
             caption="../report/embed_map.rst",
-            category="Embedding",
+            category=CATEGORY["embed"],
             labels={"figure": "embedding map coloured by {colour}"},
         ),
+        pdf=f"{FIGURES}/embed_map_{{colour}}.pdf",
     log:
         f"{LOGS}/figures/embed_map_{{colour}}.log",
     wildcard_constraints:
@@ -163,6 +166,7 @@ rule plot_embed_map:
         "../envs/embed.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_embed_map.py"
@@ -172,17 +176,19 @@ rule plot_embed_hidden_class_auc:
     input:
         f"{EMBED}/hidden_class_auc.tsv",
     output:
-        report(
+        png=report(
             f"{FIGURES}/embed_hidden_class_auc.png",
             caption="../report/embed_hidden_class_auc.rst",
-            category="Embedding",
+            category=CATEGORY["embed"],
         ),
+        pdf=f"{FIGURES}/embed_hidden_class_auc.pdf",
     log:
         f"{LOGS}/figures/embed_hidden_class_auc.log",
     conda:
         "../envs/embed.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_embed_hidden_class_auc.py"
@@ -195,11 +201,12 @@ rule plot_embed_top_anomalies:
         labels=LABELS,
         resampled=GP_RESAMPLED,
     output:
-        report(
+        png=report(
             f"{FIGURES}/embed_top_anomalies.png",
             caption="../report/embed_top_anomalies.rst",
-            category="Embedding",
+            category=CATEGORY["embed"],
         ),
+        pdf=f"{FIGURES}/embed_top_anomalies.pdf",
     log:
         f"{LOGS}/figures/embed_top_anomalies.log",
     conda:
@@ -207,6 +214,7 @@ rule plot_embed_top_anomalies:
     threads: 1
     params:
         top=config["embed"]["anomaly"]["top"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_embed_top_anomalies.py"

@@ -51,25 +51,15 @@ rule period_recovery:
         features=FEATURES,
         labels=LABELS,
     output:
-        table=report(
-            PERIOD_RECOVERY,
-            caption="../report/period_recovery_table.rst",
-            category="Features",
-        ),
-        figure=report(
-            f"{FIGURES}/period_recovery.png",
-            caption="../report/period_recovery.rst",
-            category="Features",
-        ),
+        PERIOD_RECOVERY,
     log:
         f"{LOGS}/period_recovery.log",
     conda:
         "../envs/features.yaml"
-    # One table and one figure: serial.
+    # One small table: serial.
     threads: 1
     params:
         features=config["features"],
         tolerance=config["features"]["recovery_tolerance"],
-        dpi=config["figures"]["dpi"],
     script:
         "../scripts/period_recovery.py"

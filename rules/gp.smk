@@ -84,11 +84,12 @@ rule gp_gather_features:
 
 rule plot_gp_kernels:
     output:
-        report(
+        png=report(
             f"{FIGURES}/gp_kernels.png",
             caption="../report/gp_kernels.rst",
-            category="Gaussian processes",
+            category=CATEGORY["gp"],
         ),
+        pdf=f"{FIGURES}/gp_kernels.pdf",
     log:
         f"{LOGS}/figures/gp_kernels.log",
     conda:
@@ -97,6 +98,7 @@ rule plot_gp_kernels:
     params:
         draws=config["gp"]["figures"]["prior_draws"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_gp_kernels.py"
@@ -110,11 +112,12 @@ rule plot_gp_examples:
         resampled=GP_RESAMPLED,
         labels=LABELS,
     output:
-        report(
+        png=report(
             f"{FIGURES}/gp_examples.png",
             caption="../report/gp_examples.rst",
-            category="Gaussian processes",
+            category=CATEGORY["gp"],
         ),
+        pdf=f"{FIGURES}/gp_examples.pdf",
     log:
         f"{LOGS}/figures/gp_examples.log",
     conda:
@@ -124,6 +127,7 @@ rule plot_gp_examples:
         gp=config["gp"],
         per_class=config["gp"]["figures"]["examples_per_class"],
         seed=config["seed"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_gp_examples.py"

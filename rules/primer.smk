@@ -23,11 +23,12 @@ rule plot_primer:
     input:
         f"{PRIMER}/{{example}}.json",
     output:
-        report(
+        png=report(
             f"{PRIMER}/figures/{{example}}.png",
             caption="../report/primer.rst",
-            category="Primer",
+            category=CATEGORY["primer"],
         ),
+        pdf=f"{PRIMER}/figures/{{example}}.pdf",
     log:
         "logs/primer/plot_{example}.log",
     wildcard_constraints:
@@ -36,6 +37,7 @@ rule plot_primer:
         "../envs/figures.yaml"
     threads: 1
     params:
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_primer.py"

@@ -55,12 +55,13 @@ rule plot_survey_lightcurves:
         lightcurves=get_per_shard(CLEAN_SHARD),
         features=FEATURES,
     output:
-        report(
+        png=report(
             f"{FIGURES}/survey_lightcurves_{{view}}.png",
             caption="../report/survey_lightcurves.rst",
-            category="Data",
+            category=CATEGORY["data"],
             labels={"figure": "light curves in every band ({view})"},
         ),
+        pdf=f"{FIGURES}/survey_lightcurves_{{view}}.pdf",
     log:
         f"{LOGS}/figures/survey_lightcurves_{{view}}.log",
     wildcard_constraints:
@@ -71,6 +72,7 @@ rule plot_survey_lightcurves:
     params:
         folded=lambda wildcards: wildcards.view == "folded",
         n_stars=config["figures"]["survey_stars"],
+        font_size=config["figures"]["font_size"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_survey_lightcurves.py"

@@ -24,3 +24,5 @@ summary = {"stars": int(labels["source_id"].nunique()), **totals.to_dict()}
 summary["bands_removed"] = int((report["reason"] != "").sum())
 text = json.dumps(summary, indent=2)
 write_atomic(snakemake.output.summary, lambda tmp: Path(tmp).write_text(text))
+counts = pd.DataFrame({"quantity": list(summary), "count": list(summary.values())})
+write_atomic(snakemake.output.counts, lambda tmp: counts.to_csv(tmp, index=False))

@@ -7,6 +7,7 @@ from varsky.io import read_lightcurves
 from varsky.logs import setup_job_logging
 
 setup_job_logging(snakemake.log[0])
+plots.use_style(snakemake.params.font_size)
 lightcurves = read_lightcurves(snakemake.input.lightcurves)
 features = pd.read_parquet(snakemake.input.features)
 periods = pd.Series(
@@ -22,4 +23,4 @@ examples = plots.pick_examples(
 fig = plots.plot_examples(
     lightcurves, examples, periods, folded=snakemake.params.folded
 )
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

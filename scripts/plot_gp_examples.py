@@ -7,6 +7,7 @@ from varsky.io import read_lightcurves
 from varsky.logs import setup_job_logging
 
 setup_job_logging(snakemake.log[0])
+plots.use_style(snakemake.params.font_size)
 raw = read_lightcurves(snakemake.input.lightcurves)
 fits = pd.concat(pd.read_parquet(p) for p in snakemake.input.fits)
 resampled = gp.read_resampled(snakemake.input.resampled)
@@ -25,4 +26,4 @@ fig = gp_figures.plot_gp_examples(
     examples,
     snakemake.params.gp,
 )
-plots.save_figure(fig, snakemake.output[0], dpi=snakemake.params.dpi)
+plots.save_figure(fig, snakemake.output.png, dpi=snakemake.params.dpi)

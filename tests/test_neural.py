@@ -1,5 +1,7 @@
 """Neural classifiers: scaling, sequences, packing, learning, saving."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,3 +165,15 @@ def test_gru_tells_quiet_from_variable_light_curves():
     )
     assert metrics["stars_without_light_curve"] == ["ghost"]
     assert metrics["holdout"]["macro_f1"] > 0.9
+
+
+def test_seed_everything_repeats_draws_and_asks_for_deterministic_kernels():
+    from varsky.reproducible import seed_everything
+
+    first = seed_everything(7)
+    a = (torch.randn(3), torch.randn(3, generator=first))
+    second = seed_everything(7)
+    b = (torch.randn(3), torch.randn(3, generator=second))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert torch.are_deterministic_algorithms_enabled()
+    assert "CUBLAS_WORKSPACE_CONFIG" in os.environ

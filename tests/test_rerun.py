@@ -66,6 +66,16 @@ def test_changed_figure_parameter_reruns_only_figures(finished):
     assert {j for j in jobs if not j.startswith("plot_")} == ALWAYS
 
 
+def test_changed_font_size_redraws_every_figure_and_nothing_else(finished):
+    base = finished[2]
+    figures = {**base["figures"], "font_size": 11}
+    jobs = dry_run(finished, {**base, "figures": figures})
+    assert {j for j in jobs if not j.startswith("plot_")} == ALWAYS
+    # Twenty figures: two example views, two embedding maps, two primers and
+    # one of each of the other fourteen figure rules.
+    assert sum(n for j, n in jobs.items() if j.startswith("plot_")) == 20
+
+
 def test_changed_feature_parameter_reruns_features_and_downstream(finished):
     base = finished[2]
     jobs = dry_run(finished, {**base, "features": {"min_points": 25}})

@@ -115,13 +115,16 @@ def test_xgboost_parameter_reruns_only_classification(finished_run):
         finished_run, "-n", "--config", 'classify={"xgboost": {"max_depth": 3}}'
     )
     # The XGBoost model, what compares or combines it with the other models,
-    # the figures drawn from them, and the train-on-synthetic test, which uses
-    # the same XGBoost settings; the provenance page records the new config.
+    # the figures and report tables drawn from them, and the train-on-synthetic
+    # test, which uses the same XGBoost settings; the provenance page records
+    # the new config.
     assert set(planned_jobs(result)) == {
         "classify",
         "soft_vote",
         "compare_models",
         "calibration_table",
+        "holdout_metrics",
+        "report_table",
         "train_synthetic_test_real",
         "plot_confusion_matrix",
         "plot_feature_importance",
@@ -143,6 +146,16 @@ def test_report_builds(finished_run):
     snakemake(finished_run, "--report", "results/report.html")
     html = (finished_run / "results" / "report.html").read_text(errors="replace")
     assert "confusion_matrix.png" in html
+    # Captions quote the settings of this run (the fast ones of the tests).
+    assert "over the same 2 stratified folds" in html
+    assert "32-point phase grid" in html
+    assert "5 steps (eta 0.0)" in html
+    # Every figure is also a vector PDF beside its PNG.
+    figures = finished_run / "results" / "eros1" / "figures"
+    pngs = sorted(figures.glob("*.png"))
+    assert len(pngs) >= 15
+    for png in pngs:
+        assert png.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-", png.name
 
 
 def test_bad_config_stops_before_any_job(tmp_path):
@@ -168,12 +181,13 @@ def test_no_network_and_no_mirror_names_the_option(tmp_path):
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def open_each_result(page, url: str) -> dict[str, str]:
-    """Click every result of every category; return {result: what it showed}."""
+def open_each_result(page, url: str) -> tuple[dict[str, str], dict[str, int]]:
+    """Click every result of every category; return {result: what it showed}
+    and {result: rows of the table on it} for the pages."""
     page.goto(url)
     sidebar = page.inner_text("body").split("RESULTS", 1)[1]
     categories = [c for c in sidebar.strip().split("\n\n")[0].split("\n") if c]
-    shown = {}
+    shown, rows = {}, {}
     for category in categories:
         page.goto(url)
         page.get_by_role("link", name=category, exact=True).click()
@@ -194,9 +208,24 @@ def open_each_result(page, url: str) -> dict[str, str]:
                 shown[name] = "figure"
             elif page.locator("iframe").count():
                 shown[name] = "page"
+                rows[name] = page.frame_locator("iframe").locator("tbody tr").count()
             else:
                 shown[name] = "table" if page.locator("table").count() else "nothing"
-    return shown
+    return shown, rows
+
+
+def sorted_by_click(page, url: str, category: str, table: str, column: str):
+    """Open a table page of the report, click ``column`` and return the values
+    of that column, as shown, in the order the page then lists them."""
+    page.goto(url)
+    page.get_by_role("link", name=category, exact=True).click()
+    page.locator("tbody tr", has_text=table).locator("a[iconname=eye]").click()
+    frame = page.frame_locator("iframe")
+    frame.locator("th", has_text=column).first.click()
+    header = frame.locator("th").all_inner_texts()
+    position = header.index(column)
+    cells = frame.locator(f"tbody tr td:nth-child({position + 1})")
+    return cells.all_inner_texts()
 
 
 def test_report_opens_in_a_browser(finished_run):
@@ -217,15 +246,38 @@ def test_report_opens_in_a_browser(finished_run):
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else 0)
         page.on("pageerror", lambda error: errors.append(str(error)))
-        shown = open_each_result(page, report.as_uri())
+        shown, rows = open_each_result(page, report.as_uri())
+        auc = sorted_by_click(
+            page, report.as_uri(), "6. Embedding", "hidden_class_auc.html", "auc"
+        )
         page.goto(report.as_uri())
         page.screenshot(path=str(finished_run / "results" / "report.png"))
         browser.close()
 
-    assert (
-        shown["Classification: results/eros1/figures/confusion_matrix.png"] == "figure"
-    )
-    assert shown["Provenance: results/provenance/provenance.html"] == "page"
+    categories = sorted({name.split(": ", 1)[0] for name in shown})
+    assert categories == [
+        "1. Data",
+        "2. Cleaning",
+        "3. Features and periods",
+        "4. Gaussian processes",
+        "5. Classification",
+        "6. Embedding",
+        "7. Diffusion",
+        "8. Primer",
+        "9. Provenance",
+    ]
+    confusion = "5. Classification: results/eros1/figures/confusion_matrix.png"
+    assert shown[confusion] == "figure"
+    assert shown["9. Provenance: results/provenance/provenance.html"] == "page"
+    # Every metrics table is a page with its rows; four classes hidden in turn,
+    # each scored on the embedding and on the features.
+    tables = {n: r for n, r in rows.items() if "/report/" in n}
+    assert len(tables) == 11
+    # Every table has rows; the list of rejected stars may be empty.
+    assert all(r > 0 for n, r in tables.items() if "rejected" not in n), tables
+    assert rows["9. Provenance: results/provenance/runtimes.html"] > 10
+    assert rows["6. Embedding: results/eros1/report/hidden_class_auc.html"] == 8
+    assert [float(v) for v in auc] == sorted(float(v) for v in auc)
     assert [name for name, what in shown.items() if what == "nothing"] == []
     assert errors == []
     assert (finished_run / "results" / "report.png").stat().st_size > 10_000

@@ -58,6 +58,7 @@ from varsky.io import (
     write_atomic,
 )
 from varsky.io import load_resampled as io_load_resampled
+from varsky.reproducible import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -388,8 +389,7 @@ def train_diffusion(
         ``step``, ``loss`` (the batch loss) and ``seconds`` since the start.
     """
     started = clock.perf_counter()
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = seed_everything(seed)
     target = choose_device(device)
 
     scale = float(np.std(data.curves))
@@ -631,6 +631,7 @@ def sample_curves(
     started = clock.perf_counter()
     target = choose_device(device)
     network = model.network.to(target)
+    seed_everything(seed)
     generator = torch.Generator(device=target).manual_seed(seed)
     names = np.array([c for c in model.classes for _ in range(counts.get(c, 0))])
     unknown = sorted(set(counts) - set(model.classes))

@@ -51,6 +51,7 @@ from torch.nn import functional as F
 
 from varsky.io import ResampledCurves, ResampledLayoutError, write_atomic
 from varsky.io import load_resampled as io_load_resampled
+from varsky.reproducible import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -339,9 +340,8 @@ def train_encoder(
     """
     device = device or default_device()
     torch.set_num_threads(threads)
-    torch.manual_seed(seed)
+    generator = seed_everything(seed)
     rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
 
     usable = unusable_reasons(curves) == None  # noqa: E711 (object array)
     curves = curves.subset(usable)

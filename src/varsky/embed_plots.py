@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from varsky.plots import _plot_one, class_colour, pretty
+from varsky.plots import MAGNITUDE_LABEL, _plot_one, class_colour, plt, pretty
 
 REPRESENTATION_COLOURS = {"embedding": "#0072B2", "features": "#D55E00"}
 
@@ -124,13 +123,15 @@ def plot_top_anomalies(
         _plot_one(ax, by_star[sid], period)
         name = class_of.get(sid)
         ax.set_title(
-            f"#{star['rank']} {sid} P = {period:.3g} d\n"
+            f"#{star['rank']} {sid} P = {period:.4g} d\n"
             f"{pretty(name) if isinstance(name, str) else 'unlabelled'}",
             color=class_colour(name, classes) if isinstance(name, str) else "0.3",
         )
         legend = ax.get_legend()
         if legend is not None and star["rank"] != scores["rank"].min():
             legend.remove()
+    for ax in axes[:, 0]:
+        ax.set_ylabel(MAGNITUDE_LABEL)
     for ax in axes.flat[len(scores) :]:
         ax.set_visible(False)
     return fig

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 
 from varsky import gp
-from varsky.plots import BAND_MARKERS, class_colour, plt, pretty
+from varsky.plots import (
+    BAND_MARKERS,
+    MAGNITUDE_LABEL,
+    PHASE_LABEL,
+    TIME_LABEL,
+    class_colour,
+    plt,
+    pretty,
+)
 
 # The hyperparameters of the kernel gallery: unit amplitude, period and length
 # scale (the quasi-periodic envelope three periods long), so that only the
@@ -98,15 +106,15 @@ def plot_gp_examples(
             _plot_fold(ax_fold, clean, resampled, star, band, period, epoch, colour)
 
         ax_raw.set_title(f"{sid}  {pretty(name)}", color=class_colour(name, classes))
-        ax_raw.set_ylabel("magnitude")
+        ax_raw.set_ylabel(MAGNITUDE_LABEL)
         ax_detrended.set_title("detrended")
         ax_fold.set_title(f"GP resampled, P = {period:.4g} d")
         for ax in (ax_raw, ax_detrended, ax_fold):
             ax.invert_yaxis()
         if row == len(examples) - 1:
-            ax_raw.set_xlabel("time (d)")
-            ax_detrended.set_xlabel("time (d)")
-            ax_fold.set_xlabel("phase (0 = maximum light)")
+            ax_raw.set_xlabel(TIME_LABEL)
+            ax_detrended.set_xlabel(TIME_LABEL)
+            ax_fold.set_xlabel(f"{PHASE_LABEL} (0 = maximum light)")
     axes[0, 0].legend(loc="best", frameon=False, markerscale=3)
     return fig
 

@@ -35,6 +35,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from varsky import classify
 from varsky.classify import FitPredict, inner_validation_split
 from varsky.io import write_atomic
+from varsky.reproducible import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,6 @@ log = logging.getLogger(__name__)
 def device() -> torch.device:
     """The GPU when PyTorch sees one, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed PyTorch's global generators and return a seeded CPU generator."""
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def class_weights(codes: np.ndarray, n_classes: int) -> torch.Tensor:

@@ -1,11 +1,17 @@
 """Figures of the workflow, in one consistent style.
 
 Every figure function takes tables, returns a :class:`matplotlib.figure.Figure`
-and leaves saving to :func:`save_figure`. Magnitudes are plotted with bright
-stars up; each class keeps one colour in every figure.
+and leaves saving to :func:`save_figure`, which writes a PNG for the report and
+a vector PDF for the paper. Fonts and sizes come from :data:`STYLE` alone;
+magnitudes are plotted with bright stars up; each class keeps one colour in
+every figure; every axis with a physical quantity names its unit.
 """
 
 from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
 
 import matplotlib
 
@@ -34,16 +40,40 @@ BAND_MARKERS = {
     "H": ("s", "#f46d43"),
     "Ks": ("o", "#a50026"),
 }
-STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 9,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "figure.constrained_layout.use": True,
-}
-plt.rcParams.update(STYLE)
+# The one style of every figure. DejaVu Sans ships with matplotlib, so the
+# text looks the same on every machine; TrueType (42) fonts embedded in the
+# PDFs keep the text editable and are accepted by journals.
+FONT_SIZE = 9
+
+
+def figure_style(font_size: float = FONT_SIZE) -> dict:
+    """The matplotlib settings of every figure, text at ``font_size`` points
+    (tick labels and legends one point smaller)."""
+    small = font_size - 1
+    return {
+        "font.family": "DejaVu Sans",
+        "mathtext.fontset": "dejavusans",
+        "pdf.fonttype": 42,
+        "ps.fonttype": 42,
+        "font.size": font_size,
+        "axes.titlesize": font_size,
+        "axes.labelsize": font_size,
+        "legend.fontsize": small,
+        "xtick.labelsize": small,
+        "ytick.labelsize": small,
+        "figure.constrained_layout.use": True,
+    }
+
+
+def use_style(font_size: float = FONT_SIZE) -> None:
+    """Draw the figures that follow in :func:`figure_style`."""
+    plt.rcParams.update(figure_style(font_size))
+
+
+STYLE = figure_style()
+use_style()
+# Embedding fonts in a PDF logs each step of the subsetting; keep job logs short.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def class_colour(name: str, classes: list[str] | None = None) -> str:
@@ -59,9 +89,68 @@ def pretty(name: str) -> str:
     return name.replace("_", " ")
 
 
-def save_figure(fig: plt.Figure, path: str, dpi: int = 150) -> None:
-    """Save atomically and close the figure."""
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi))
+# Units of the features that carry one, by the feature's name without its
+# band (``robust_amplitude_R``) or bands (``color_B_R``); others are
+# dimensionless (Stetson K, skewness, von Neumann eta, ...).
+FEATURE_UNITS = {
+    "period": "d",
+    "amplitude": "mag",
+    "robust_amplitude": "mag",
+    "weighted_mean": "mag",
+    "mean": "mag",
+    "median": "mag",
+    "standard_deviation": "mag",
+    "weighted_std": "mag",
+    "median_absolute_deviation": "mag",
+    "color": "mag",
+}
+MAGNITUDE_LABEL = "magnitude (mag)"
+PHASE_LABEL = "phase"
+TIME_LABEL = "time (d)"
+
+
+def feature_unit(feature: str) -> str:
+    """The unit of a feature column, ``""`` where it is dimensionless.
+
+    ``period`` and ``period_R`` are in days, ``robust_amplitude_R`` and
+    ``color_B_R`` in magnitudes; ``period_power_R`` or ``stetson_k_R`` have none.
+    """
+    for name, unit in FEATURE_UNITS.items():
+        bands = 2 if name == "color" else 1
+        if re.fullmatch(rf"{name}(_[A-Za-z]+){{{bands}}}", feature) or (
+            feature == name == "period"
+        ):
+            return unit
+    return ""
+
+
+def with_unit(feature: str) -> str:
+    """An axis label for a feature column: ``robust amplitude R (mag)``."""
+    unit = feature_unit(feature)
+    return f"{pretty(feature)} ({unit})" if unit else pretty(feature)
+
+
+def figure_paths(png: str | Path) -> tuple[Path, Path]:
+    """The PNG of a figure and the PDF beside it, with the same stem."""
+    png = Path(png)
+    if png.suffix != ".png":
+        raise ValueError(f"{png}: a figure is named by its PNG, ending in .png")
+    return png, png.with_suffix(".pdf")
+
+
+def save_figure(fig: plt.Figure, png: str | Path, dpi: int = 150) -> None:
+    """Write ``fig`` as a PNG for the report and a PDF for the paper; close it.
+
+    The PNG (``png``) is rasterised at ``dpi``; the PDF beside it (same stem,
+    ``.pdf``) keeps lines and text as vectors with the fonts of :data:`STYLE`
+    embedded. Neither file records a creation date, so the same figure gives
+    the same bytes. Both are written atomically (:func:`varsky.io.write_atomic`).
+    """
+    png, pdf = figure_paths(png)
+    write_atomic(
+        png, lambda tmp: fig.savefig(tmp, dpi=dpi, metadata={"Software": None})
+    )
+    write_atomic(pdf, lambda tmp: fig.savefig(tmp, metadata={"CreationDate": None}))
     plt.close(fig)
 
 
@@ -117,7 +206,7 @@ def plot_examples(
             title = f"{sid}" + (f"  P = {period:.4g} d" if folded else "")
             ax.set_title(title, color=class_colour(name, classes))
             if col == 0:
-                ax.set_ylabel(f"{pretty(name)}\nmagnitude")
+                ax.set_ylabel(f"{pretty(name)}\n{MAGNITUDE_LABEL}")
     return fig
 
 
@@ -128,10 +217,10 @@ def _plot_one(ax: plt.Axes, star: pd.DataFrame, period: float | None) -> None:
             phase = ((rows["time"] - rows["time"].min()) / period) % 1.0
             x = np.concatenate([phase, phase + 1.0])
             y = np.concatenate([rows["mag"], rows["mag"]])
-            ax.set_xlabel("phase")
+            ax.set_xlabel(PHASE_LABEL)
         else:
             x, y = rows["time"].to_numpy(), rows["mag"].to_numpy()
-            ax.set_xlabel("time (d)")
+            ax.set_xlabel(TIME_LABEL)
         ax.plot(x, y, marker, ms=2, color=colour, alpha=0.7, label=band, ls="none")
     ax.invert_yaxis()
     ax.legend(loc="best", frameon=False, markerscale=2)
@@ -165,7 +254,7 @@ def plot_feature_distributions(
                 color=class_colour(name, classes),
                 label=pretty(name),
             )
-        ax.set_xlabel(f"log10 {column} (d)" if log_scale else pretty(column))
+        ax.set_xlabel(f"log10 {with_unit(column)}" if log_scale else with_unit(column))
     for ax in axes.flat[len(columns) :]:
         ax.set_visible(False)
     axes.flat[0].legend(frameon=False)
@@ -225,7 +314,7 @@ def plot_survey_lightcurves(
         period = float(periods.get(sid, np.nan))
         _plot_one(ax, by_star[sid], period if folded else None)
         ax.set_title(f"{sid}" + (f"  P = {period:.4g} d" if folded else ""))
-        ax.set_ylabel("magnitude")
+        ax.set_ylabel(MAGNITUDE_LABEL)
     return fig
 
 
@@ -242,8 +331,9 @@ def model_colour(name: str, index: int = 0) -> str:
     return MODEL_COLOURS.get(name, FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
 
 
-def plot_model_comparison(table: pd.DataFrame) -> plt.Figure:
-    """Cross-validated macro-F1 and per-class F1 of each model, mean ± std."""
+def plot_model_comparison(table: pd.DataFrame, n_folds: int) -> plt.Figure:
+    """Cross-validated macro-F1 and per-class F1 of each model, mean ± std over
+    the ``n_folds`` folds."""
     classes = [
         c[len("f1_") : -len("_mean")]
         for c in table.columns
@@ -266,7 +356,7 @@ def plot_model_comparison(table: pd.DataFrame) -> plt.Figure:
             label=f"{row['model']} ({row['macro_f1_mean']:.3f})",
         )
     ax.set_xticks(range(len(groups)), ["macro F1", *(pretty(c) for c in classes)])
-    ax.set_ylabel("F1, 5-fold mean ± std" if len(table) else "F1")
+    ax.set_ylabel(f"F1, {n_folds}-fold mean ± std")
     lowest = np.nanmin(table[[c for c in table if c.endswith("_mean")]].to_numpy())
     ax.set_ylim(max(0.0, np.floor(lowest * 10) / 10 - 0.1), 1.0)
     ax.legend(frameon=False, loc="lower right", title="model (macro F1)")

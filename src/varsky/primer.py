@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from varsky.reproducible import seed_everything
+
 log = logging.getLogger(__name__)
 
 
@@ -152,7 +154,7 @@ def train_forecaster(options: dict, seed: int) -> dict:
     training windows. The forecasts of the remaining part use the observed
     past (one step ahead), so their error measures what the network learnt.
     """
-    torch.manual_seed(seed)
+    seed_everything(seed)
     t, y = noisy_periodic_series(
         options["n_points"], options["period"], options["noise"], seed
     )
