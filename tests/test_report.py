@@ -294,7 +294,12 @@ def test_captions_quote_the_settings_the_figure_was_made_from():
     # The defaults of config/config.yaml.
     assert "matern32 plus trend GP" in _render("gp_examples.rst")
     assert "128-point phase grid" in _render("gp_examples.rst")
-    assert "at most 1500 trees of depth 5" in _render("confusion_matrix.rst")
+    trees = _default_config()["classify"]["xgboost"]
+    confusion = _render("confusion_matrix.rst")
+    assert f"at most {trees['n_estimators']} trees of depth {trees['max_depth']}" in (
+        confusion
+    )
+    assert ("early stopping" in confusion) == bool(trees["early_stopping_rounds"])
     assert "seed 42" in _render("confusion_matrix.rst")
     assert "10, 50, all labelled stars" in _render("embed_few_label.rst")
     assert "perplexity 30" in _render("embed_map.rst", colour="class")
