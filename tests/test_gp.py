@@ -272,10 +272,11 @@ def test_restarts_stop_once_two_agree(params):
 # --------------------------------------------------------------------------- #
 # Exact and HODLR solvers
 # --------------------------------------------------------------------------- #
-HODLR_AGREEMENT = {1e-8: 1e-6, "shipped": 1e-3}
+HODLR_AGREEMENT = {1e-8: 1e-6, "shipped": 1e-2}
 """Largest |ln L(exact) − ln L(HODLR)| accepted on real curves (in nats), by
-the HODLR tolerance: a tight one, and the shipped config's, looser for speed
-but far below the ln L differences that tell hyperparameters apart."""
+the HODLR tolerance: a tight one, and the shipped config's (1e-4), looser so
+that whole fits grow linearly with length, yet far below the ln L differences
+that tell hyperparameters apart."""
 
 
 @pytest.mark.parametrize("name", ["matern32", "quasi_periodic"])
