@@ -48,12 +48,22 @@ STAGE_JOBS = {"features": "features", "gp": "gp/fit"}
 """Benchmark folder (under results/simulated/benchmarks) of the stage's jobs."""
 
 
-def write_config(workdir: Path, n_stars: int, shard_size: int, n_epochs: int) -> None:
+def write_config(workdir: Path, n_stars: int, args) -> None:
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config["datasets"] = ["simulated"]
-    config["data"]["simulated"]["simulation"]["n_stars"] = n_stars
-    config["data"]["simulated"]["simulation"]["n_epochs"] = n_epochs
-    config["ingest"]["shard_size"] = shard_size
+    simulation = config["data"]["simulated"]["simulation"]
+    simulation["n_stars"] = n_stars
+    simulation["n_epochs"] = args.n_epochs
+    if args.baseline_days is not None:
+        simulation["baseline_days"] = args.baseline_days
+    config["ingest"]["shard_size"] = args.shard_size
+    for setting in args.set:
+        key, _, value = setting.partition("=")
+        *parents, leaf = key.split(".")
+        section = config
+        for name in parents:
+            section = section[name]
+        section[leaf] = yaml.safe_load(value)
     path = workdir / "config/config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -110,7 +120,7 @@ def fake_ingest(workdir: Path, n_stars: int, shard_size: int) -> int:
 
 
 def measure_run(workdir: Path, n_stars: int, args) -> dict:
-    write_config(workdir, n_stars, args.shard_size, args.n_epochs)
+    write_config(workdir, n_stars, args)
     target = TARGETS[args.stage]
     wall, log = snakemake(workdir, "--cores", str(args.cores), target)
     dag_s, _ = snakemake(workdir, "-n", target)
@@ -142,7 +152,7 @@ def _steps(log: str) -> list[str]:
 
 
 def measure_dag(workdir: Path, n_stars: int, args) -> dict:
-    write_config(workdir, n_stars, args.shard_size, args.n_epochs)
+    write_config(workdir, n_stars, args)
     n_shards = fake_ingest(workdir, n_stars, args.shard_size)
     dag_s, log = snakemake(workdir, "-n", TARGETS[args.stage])
     table = log.split("Job stats:", 1)[-1]
@@ -161,7 +171,17 @@ def main() -> None:
     parser.add_argument("--dag-only", type=int, nargs="*", default=[1_000_000])
     parser.add_argument("--shard-size", type=int, default=1000)
     parser.add_argument("--n-epochs", type=int, default=300)
+    # A shorter survey has a shorter frequency grid: a cheaper period search per
+    # star, so that a million stars fit in an hour on 2 cores.
+    parser.add_argument("--baseline-days", type=float, default=None)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key for every size, e.g. features.period.fap_trials=5",
+    )
     parser.add_argument("--stage", choices=sorted(TARGETS), default="features")
     parser.add_argument("--workdir", type=Path, default=REPO / "results/benchmarks")
     args = parser.parse_args()
